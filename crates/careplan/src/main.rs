@@ -1,1 +1,444 @@
-fn main() {}
+//! The `careplan` command: load the demo, list people, read, compare and change plans.
+//!
+//! Thin by design: parse arguments, open the store, call it, print. Errors are one sentence on
+//! stderr with exit code 1; usage mistakes exit with 2 (clap's convention).
+
+mod demo;
+mod render;
+
+use std::io::Read;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use anyhow::{Context, anyhow, bail};
+use careplan_model::{Actor, Command, NhsNumber, Person, Role, Text, VersionNumber, parse_date};
+use careplan_store::{Store, StoreError};
+use clap::{Args, Parser, Subcommand};
+use serde::Deserialize;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "careplan",
+    version,
+    about = "Person-centred care and support plans (PRSB standard), versioned and shared over FHIR R4."
+)]
+struct Cli {
+    #[command(flatten)]
+    config: Config,
+    #[command(subcommand)]
+    command: Top,
+}
+
+#[derive(Debug, Args)]
+struct Config {
+    /// Where careplan keeps its files (the embedded SQLite database, and later, blobs).
+    #[arg(
+        long,
+        env = "CAREPLAN_DATA_DIR",
+        default_value = "./careplan-data",
+        global = true
+    )]
+    data_dir: PathBuf,
+    /// The database to use instead of SQLite in the data directory, e.g. postgres://user@host/db.
+    #[arg(long, env = "CAREPLAN_DATABASE_URL", global = true)]
+    database_url: Option<String>,
+}
+
+#[derive(Debug, Subcommand)]
+enum Top {
+    /// Loads a fictional person and their plan, built through the same commands people use.
+    Demo,
+    /// People with plans.
+    #[command(subcommand)]
+    Person(PersonCommand),
+    /// Read, compare and change a person's plan.
+    #[command(subcommand)]
+    Plan(PlanCommand),
+}
+
+#[derive(Debug, Subcommand)]
+enum PersonCommand {
+    /// Lists people with plans.
+    List {
+        /// Only people whose name contains this text, or with this NHS number.
+        #[arg(long)]
+        search: Option<String>,
+        /// At most this many people.
+        #[arg(long, default_value_t = 100)]
+        limit: u32,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Adds a person and starts their (empty, draft) plan.
+    Add {
+        #[arg(long)]
+        given_name: String,
+        #[arg(long)]
+        family_name: String,
+        /// Date of birth, YYYY-MM-DD.
+        #[arg(long)]
+        date_of_birth: String,
+        #[arg(long)]
+        nhs_number: Option<String>,
+        #[arg(long)]
+        preferred_name: Option<String>,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum PlanCommand {
+    /// Shows a plan: the current version, or an earlier one exactly as it was.
+    Show {
+        /// The person: NHS number, person id or plan id.
+        person: String,
+        /// Show this version instead of the current one.
+        #[arg(long)]
+        version: Option<u64>,
+        /// Also list archived items.
+        #[arg(long)]
+        archived: bool,
+        /// Machine-readable output.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Lists every version of a plan: who, when, what.
+    History {
+        person: String,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Compares two versions of a plan item by item.
+    Diff {
+        person: String,
+        a: u64,
+        b: u64,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Applies commands from a JSON file (`-` for standard input), one version per command, all
+    /// or nothing. The file holds a command, a list of commands, or
+    /// {"base_version": N, "reason": "...", "commands": [...]}.
+    Apply {
+        person: String,
+        file: PathBuf,
+        /// The version the commands were written against; refused if the plan has moved on.
+        #[arg(long)]
+        base_version: Option<u64>,
+        /// Why the change is made; kept with each version.
+        #[arg(long)]
+        reason: Option<String>,
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match run(cli).await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            eprintln!("careplan: {}", one_sentence(&err));
+            ExitCode::from(1)
+        }
+    }
+}
+
+/// The error and its causes as one line, without repeating a cause the message already holds.
+fn one_sentence(err: &anyhow::Error) -> String {
+    let mut out = err.to_string();
+    for cause in err.chain().skip(1) {
+        let c = cause.to_string();
+        if !out.contains(&c) {
+            out = format!("{}: {c}", out.trim_end_matches('.'));
+        }
+    }
+    if !out.ends_with('.') {
+        out.push('.');
+    }
+    out
+}
+
+async fn open(config: &Config) -> anyhow::Result<Store> {
+    let store = match &config.database_url {
+        Some(url) => Store::open(url).await,
+        None => Store::open_data_dir(&config.data_dir).await,
+    };
+    Ok(store?)
+}
+
+/// The CLI acts as the system, on an operator's behalf; the operator's login name is recorded.
+fn cli_actor() -> Actor {
+    let user = std::env::var("USER")
+        .or_else(|_| std::env::var("USERNAME"))
+        .unwrap_or_else(|_| "operator".into());
+    Actor {
+        id: Text::new(&format!("system:cli:{user}")).expect("non-empty"),
+        name: Text::new(&format!("careplan CLI ({user})")).expect("non-empty"),
+        role: Role::System,
+    }
+}
+
+async fn run(cli: Cli) -> anyhow::Result<()> {
+    let store = open(&cli.config).await?;
+    let result = dispatch(&store, cli.command).await;
+    store.close().await;
+    result
+}
+
+async fn dispatch(store: &Store, command: Top) -> anyhow::Result<()> {
+    match command {
+        Top::Demo => demo::load(store).await,
+        Top::Person(PersonCommand::List {
+            search,
+            limit,
+            json,
+        }) => {
+            let people = store.people(search.as_deref(), limit, 0).await?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&people)?);
+            } else {
+                print!("{}", render::people(&people));
+            }
+            Ok(())
+        }
+        Top::Person(PersonCommand::Add {
+            given_name,
+            family_name,
+            date_of_birth,
+            nhs_number,
+            preferred_name,
+        }) => {
+            let text = |what: &str, v: &str| {
+                Text::new(v).map_err(|e| anyhow!("the {what} is not valid: {e}"))
+            };
+            let person = Person {
+                given_name: text("given name", &given_name)?,
+                family_name: text("family name", &family_name)?,
+                preferred_name: preferred_name
+                    .as_deref()
+                    .map(|p| text("preferred name", p))
+                    .transpose()?,
+                date_of_birth: parse_date(&date_of_birth)?,
+                nhs_number: nhs_number.as_deref().map(NhsNumber::parse).transpose()?,
+                other_identifiers: Vec::new(),
+            };
+            let committed = store.create_plan(&cli_actor(), person, None).await?;
+            println!(
+                "Started a plan for {} (plan {}, person {}).",
+                committed.plan.person.person.display_name(),
+                committed.plan.id,
+                committed.plan.details.person_id
+            );
+            Ok(())
+        }
+        Top::Plan(PlanCommand::Show {
+            person,
+            version,
+            archived,
+            json,
+        }) => {
+            let plan_id = store.find_plan(&person).await?;
+            let plan = match version {
+                Some(n) => store.version(&plan_id, n).await?,
+                None => store.current(&plan_id).await?,
+            };
+            let info = store.version_info(&plan_id, plan.version.get()).await?;
+            let (latest, _) = store.head(&plan_id).await?;
+            if json {
+                println!(
+                    "{}",
+                    serde_json::to_string_pretty(&render::plan_json(&plan, &info, latest))?
+                );
+            } else {
+                print!("{}", render::plan(&plan, &info, latest, archived));
+            }
+            Ok(())
+        }
+        Top::Plan(PlanCommand::History { person, json }) => {
+            let plan_id = store.find_plan(&person).await?;
+            let plan = store.current(&plan_id).await?;
+            let mut versions = Vec::new();
+            loop {
+                let page = store.history(&plan_id, versions.len() as u64, 500).await?;
+                if page.is_empty() {
+                    break;
+                }
+                versions.extend(page);
+            }
+            if json {
+                println!("{}", serde_json::to_string_pretty(&versions)?);
+            } else {
+                print!("{}", render::history(&plan, &versions));
+            }
+            Ok(())
+        }
+        Top::Plan(PlanCommand::Diff { person, a, b, json }) => {
+            let plan_id = store.find_plan(&person).await?;
+            let diff = store.diff(&plan_id, a, b).await?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&diff)?);
+            } else {
+                let plan = store.current(&plan_id).await?;
+                print!("{}", render::diff(&plan, &diff));
+            }
+            Ok(())
+        }
+        Top::Plan(PlanCommand::Apply {
+            person,
+            file,
+            base_version,
+            reason,
+            json,
+        }) => {
+            let plan_id = store.find_plan(&person).await?;
+            let batch = read_batch(&file)?;
+            let base = match base_version.or(batch.base_version) {
+                Some(n) => VersionNumber::new(n)?,
+                None => store.head(&plan_id).await?.0,
+            };
+            let reason = reason.or(batch.reason).map(|r| Text::new(&r)).transpose()?;
+            let count = batch.commands.len();
+            if count == 0 {
+                bail!(
+                    "{} holds no commands, so nothing was changed",
+                    file.display()
+                );
+            }
+            let committed = store
+                .apply_all(&plan_id, base, &cli_actor(), batch.commands, reason)
+                .await
+                .map_err(explain_store)?;
+            let last = committed.last().expect("at least one").version();
+            if json {
+                let versions: Vec<u64> = committed.iter().map(|c| c.version().get()).collect();
+                println!(
+                    "{}",
+                    serde_json::json!({ "plan_id": plan_id, "versions": versions })
+                );
+            } else {
+                let first = committed[0].version();
+                if count == 1 {
+                    println!("Committed version {last}.");
+                } else {
+                    println!("Committed {count} changes as versions {first} to {last}.");
+                }
+            }
+            Ok(())
+        }
+    }
+}
+
+fn explain_store(err: StoreError) -> anyhow::Error {
+    match err {
+        StoreError::Rejected(issues) => {
+            anyhow!(
+                "nothing was changed: {}",
+                careplan_model::issue::sentences(&issues)
+            )
+        }
+        other => other.into(),
+    }
+}
+
+#[derive(Debug)]
+struct Batch {
+    base_version: Option<u64>,
+    reason: Option<String>,
+    commands: Vec<Command>,
+}
+
+/// Reads commands from a file: one command, a list, or an object with `commands`.
+fn read_batch(path: &Path) -> anyhow::Result<Batch> {
+    let text = if path.as_os_str() == "-" {
+        let mut s = String::new();
+        std::io::stdin()
+            .read_to_string(&mut s)
+            .context("could not read standard input")?;
+        s
+    } else {
+        std::fs::read_to_string(path)
+            .with_context(|| format!("could not read {}", path.display()))?
+    };
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Shape {
+        Wrapped(serde_json::Map<String, serde_json::Value>),
+        List(Vec<serde_json::Value>),
+    }
+    let value: serde_json::Value = serde_json::from_str(&text).map_err(|e| {
+        anyhow!(
+            "{} is not valid JSON (line {}, column {})",
+            path.display(),
+            e.line(),
+            e.column()
+        )
+    })?;
+    let parse_list =
+        |items: Vec<serde_json::Value>, prefix: &str| -> anyhow::Result<Vec<Command>> {
+            items
+                .into_iter()
+                .enumerate()
+                .map(|(i, v)| {
+                    serde_path_to_error::deserialize::<_, Command>(v).map_err(|e| {
+                        let at = e.path().to_string();
+                        let at = if at == "." {
+                            String::new()
+                        } else {
+                            format!(", at {at}")
+                        };
+                        anyhow!(
+                            "command {} in {}{prefix} cannot be read{at}: {}",
+                            i + 1,
+                            path.display(),
+                            e.inner()
+                        )
+                    })
+                })
+                .collect()
+        };
+    match serde_json::from_value::<Shape>(value)? {
+        Shape::List(items) => Ok(Batch {
+            base_version: None,
+            reason: None,
+            commands: parse_list(items, "")?,
+        }),
+        Shape::Wrapped(mut map) if map.contains_key("commands") => {
+            let commands = match map.remove("commands") {
+                Some(serde_json::Value::Array(items)) => parse_list(items, "")?,
+                _ => bail!("“commands” in {} must be a list", path.display()),
+            };
+            let base_version = map
+                .remove("base_version")
+                .map(|v| {
+                    v.as_u64()
+                        .ok_or_else(|| anyhow!("“base_version” must be a whole number"))
+                })
+                .transpose()?;
+            let reason = map
+                .remove("reason")
+                .map(|v| {
+                    v.as_str()
+                        .map(str::to_owned)
+                        .ok_or_else(|| anyhow!("“reason” must be text"))
+                })
+                .transpose()?;
+            if let Some(key) = map.keys().next() {
+                bail!(
+                    "{} has an unknown field “{key}”: expected base_version, reason and commands",
+                    path.display()
+                );
+            }
+            Ok(Batch {
+                base_version,
+                reason,
+                commands,
+            })
+        }
+        Shape::Wrapped(map) => Ok(Batch {
+            base_version: None,
+            reason: None,
+            commands: parse_list(vec![serde_json::Value::Object(map)], "")?,
+        }),
+    }
+}

@@ -1,1 +1,152 @@
-//! placeholder
+//! Versioned storage of care and support plans on SQLite (the embedded default) and PostgreSQL,
+//! through one sqlx `Any` code path.
+//!
+//! Every accepted command commits one immutable version. Items are stored as rows valid over an
+//! interval of versions (`valid_from` ≤ v < `valid_to`), so a version costs the rows it changed,
+//! and any version is read with the same indexed query as the current one.
+
+mod encoding;
+mod error;
+mod ids;
+mod read;
+mod write;
+
+use std::path::Path;
+use std::str::FromStr;
+use std::time::Duration;
+
+use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
+use sqlx::{AnyPool, Executor};
+
+pub use error::StoreError;
+pub use ids::{new_person_id, new_plan_id};
+pub use read::{PersonSummary, VersionInfo};
+pub use write::Committed;
+
+/// Which database a store runs on. Only the few statements SQL cannot share look at it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+/// A handle on the plan store. Cheap to clone; all clones share the pools.
+#[derive(Debug, Clone)]
+pub struct Store {
+    backend: Backend,
+    /// Commits go through here. On SQLite it has one connection (SQLite has one writer at a
+    /// time anyway, and queuing in-process beats spinning on the file lock).
+    writer: AnyPool,
+    /// Reads go through here; on PostgreSQL it is the same pool as `writer`.
+    reader: AnyPool,
+}
+
+/// The file name of the embedded SQLite database inside the data directory.
+pub const SQLITE_FILE: &str = "careplan.sqlite3";
+
+impl Store {
+    /// Opens (creating if needed) the store at `url`: `sqlite://PATH` or `postgres://…`, and
+    /// brings its schema up to date.
+    pub async fn open(url: &str) -> Result<Store, StoreError> {
+        sqlx::any::install_default_drivers();
+        let backend = if url.starts_with("sqlite:") {
+            Backend::Sqlite
+        } else if url.starts_with("postgres:") || url.starts_with("postgresql:") {
+            Backend::Postgres
+        } else {
+            return Err(StoreError::Config(format!(
+                "the database URL must start with sqlite: or postgres:, not “{}”",
+                url.split(':').next().unwrap_or(url)
+            )));
+        };
+        let options = AnyConnectOptions::from_str(url)
+            .map_err(|e| StoreError::Config(format!("the database URL is not valid: {e}")))?;
+        let store = match backend {
+            Backend::Sqlite => {
+                let pool = |max: u32| {
+                    AnyPoolOptions::new()
+                        .max_connections(max)
+                        .acquire_timeout(Duration::from_secs(30))
+                        .after_connect(|conn, _meta| {
+                            Box::pin(async move {
+                                // WAL with synchronous=FULL: a commit returns only after the WAL
+                                // is on disk, so an acknowledged version survives a crash of
+                                // the process or the machine.
+                                conn.execute(
+                                    "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; \
+                                     PRAGMA busy_timeout = 10000; PRAGMA foreign_keys = ON;",
+                                )
+                                .await?;
+                                Ok(())
+                            })
+                        })
+                        .connect_with(options.clone())
+                };
+                let writer = pool(1).await?;
+                let reader = pool(4).await?;
+                Store {
+                    backend,
+                    writer,
+                    reader,
+                }
+            }
+            Backend::Postgres => {
+                let pool = AnyPoolOptions::new()
+                    .max_connections(8)
+                    .acquire_timeout(Duration::from_secs(30))
+                    .connect_with(options)
+                    .await?;
+                Store {
+                    backend,
+                    writer: pool.clone(),
+                    reader: pool,
+                }
+            }
+        };
+        store.migrate().await?;
+        Ok(store)
+    }
+
+    /// Opens the embedded SQLite store in `data_dir`, creating the directory and file if needed.
+    pub async fn open_data_dir(data_dir: &Path) -> Result<Store, StoreError> {
+        std::fs::create_dir_all(data_dir).map_err(|e| {
+            StoreError::Config(format!(
+                "cannot create the data directory {}: {e}",
+                data_dir.display()
+            ))
+        })?;
+        Store::open(&sqlite_url(&data_dir.join(SQLITE_FILE))).await
+    }
+
+    async fn migrate(&self) -> Result<(), StoreError> {
+        let mut conn = self.writer.acquire().await?;
+        match self.backend {
+            Backend::Sqlite => {
+                sqlx::migrate!("./migrations/sqlite")
+                    .run(&mut *conn)
+                    .await?
+            }
+            Backend::Postgres => {
+                sqlx::migrate!("./migrations/postgres")
+                    .run(&mut *conn)
+                    .await?
+            }
+        }
+        Ok(())
+    }
+
+    pub fn backend(&self) -> Backend {
+        self.backend
+    }
+
+    /// Closes the pools, waiting for work under way to finish.
+    pub async fn close(&self) {
+        self.writer.close().await;
+        self.reader.close().await;
+    }
+}
+
+/// The sqlx URL of a SQLite file, created if missing.
+pub fn sqlite_url(path: &Path) -> String {
+    format!("sqlite://{}?mode=rwc", path.display())
+}

@@ -1,0 +1,273 @@
+//! Reading plans: the current version, any earlier version exactly as it was, the history of
+//! versions, item-by-item differences, and the list of people.
+
+use careplan_model::{
+    Actor, Command, ItemId, NhsNumber, Plan, PlanDiff, PlanId, Role, Text, Timestamp, VersionNumber,
+};
+use serde::Serialize;
+use sqlx::{AnyConnection, Row};
+
+use crate::encoding::{decode_command, decode_item, decode_time, to_i64};
+use crate::{Store, StoreError};
+
+/// One version in a plan's history: who, when, what, and why.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct VersionInfo {
+    pub number: VersionNumber,
+    pub at: Timestamp,
+    pub by: Actor,
+    pub command: Command,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reason: Option<Text>,
+}
+
+/// A person with a plan, as listed and searched.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct PersonSummary {
+    pub plan_id: String,
+    pub person_id: String,
+    pub given_name: String,
+    pub family_name: String,
+    pub date_of_birth: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub nhs_number: Option<String>,
+    pub version: u64,
+    pub updated_at: String,
+}
+
+/// Reads the plan exactly as it was at `version`, which must be committed.
+///
+/// The rows valid at v satisfy `valid_from <= v < valid_to`. Either bound can drive an index:
+/// `valid_from` (the primary key) finds few rows for early versions, `valid_to` (the `until`
+/// index) few rows for late ones. The unary `+` stops SQLite from using an index on the other
+/// bound, so each query walks only the narrower side; PostgreSQL plans from its statistics.
+pub(crate) async fn load(
+    conn: &mut AnyConnection,
+    plan: &PlanId,
+    version: VersionNumber,
+    latest: VersionNumber,
+    at: Timestamp,
+) -> Result<Plan, StoreError> {
+    let sql = if version.get() * 2 <= latest.get() {
+        "SELECT kind, item_id, format, body FROM plan_items \
+         WHERE plan_id = $1 AND valid_from <= $2 AND +valid_to > $2"
+    } else {
+        "SELECT kind, item_id, format, body FROM plan_items \
+         WHERE plan_id = $1 AND valid_to > $2 AND +valid_from <= $2"
+    };
+    let rows = sqlx::query(sql)
+        .bind(plan.as_str())
+        .bind(to_i64(version.get()))
+        .fetch_all(&mut *conn)
+        .await?;
+    let mut items = Vec::with_capacity(rows.len());
+    for row in rows {
+        let kind: String = row.try_get(0)?;
+        let id: String = row.try_get(1)?;
+        let format: i64 = row.try_get(2)?;
+        let body: String = row.try_get(3)?;
+        let (_, item) = decode_item(&kind, format, &body)?;
+        let id = ItemId::parse(&id).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        items.push((id, item));
+    }
+    Plan::from_items(plan.clone(), version, at, items)
+        .map_err(|e| StoreError::Corrupt(e.to_string()))
+}
+
+/// The latest version number and its time, read from the plan's head row.
+pub(crate) async fn head(
+    conn: &mut AnyConnection,
+    plan: &PlanId,
+) -> Result<(VersionNumber, Timestamp), StoreError> {
+    let row = sqlx::query("SELECT version, updated_at FROM plans WHERE id = $1")
+        .bind(plan.as_str())
+        .fetch_optional(&mut *conn)
+        .await?
+        .ok_or_else(|| StoreError::NotFound(plan.to_string()))?;
+    let version: i64 = row.try_get(0)?;
+    let at: String = row.try_get(1)?;
+    Ok((version_number(version)?, decode_time(&at)?))
+}
+
+fn version_number(v: i64) -> Result<VersionNumber, StoreError> {
+    u64::try_from(v)
+        .ok()
+        .and_then(|v| VersionNumber::new(v).ok())
+        .ok_or_else(|| StoreError::Corrupt(format!("version number {v} is not valid")))
+}
+
+fn version_info(row: &sqlx::any::AnyRow) -> Result<VersionInfo, StoreError> {
+    let number: i64 = row.try_get("number")?;
+    let at: String = row.try_get("at")?;
+    let actor_id: String = row.try_get("actor_id")?;
+    let actor_name: String = row.try_get("actor_name")?;
+    let actor_role: String = row.try_get("actor_role")?;
+    let format: i64 = row.try_get("format")?;
+    let command: String = row.try_get("command")?;
+    let reason: Option<String> = row.try_get("reason")?;
+    let corrupt = |e: careplan_model::InvalidValue| StoreError::Corrupt(e.to_string());
+    let role: Role = serde_json::from_value(serde_json::Value::String(actor_role))
+        .map_err(|e| StoreError::Corrupt(format!("unknown role: {e}")))?;
+    Ok(VersionInfo {
+        number: version_number(number)?,
+        at: decode_time(&at)?,
+        by: Actor {
+            id: Text::new(&actor_id).map_err(corrupt)?,
+            name: Text::new(&actor_name).map_err(corrupt)?,
+            role,
+        },
+        command: decode_command(format, &command)?,
+        reason: reason
+            .as_deref()
+            .map(Text::new)
+            .transpose()
+            .map_err(corrupt)?,
+    })
+}
+
+impl Store {
+    /// Finds a plan by plan id, person id or NHS number (spaces allowed).
+    pub async fn find_plan(&self, key: &str) -> Result<PlanId, StoreError> {
+        let key = key.trim();
+        let nhs = NhsNumber::parse(key).ok();
+        let row =
+            sqlx::query("SELECT id FROM plans WHERE id = $1 OR person_id = $1 OR nhs_number = $2")
+                .bind(key)
+                .bind(nhs.as_ref().map(|n| n.as_str().to_owned()))
+                .fetch_optional(&self.reader)
+                .await?
+                .ok_or_else(|| StoreError::NotFound(key.to_owned()))?;
+        let id: String = row.try_get(0)?;
+        PlanId::parse(&id).map_err(|e| StoreError::Corrupt(e.to_string()))
+    }
+
+    /// The current version number of a plan and when it was committed.
+    pub async fn head(&self, plan: &PlanId) -> Result<(VersionNumber, Timestamp), StoreError> {
+        let mut conn = self.reader.acquire().await?;
+        head(&mut conn, plan).await
+    }
+
+    /// The plan as it is now.
+    pub async fn current(&self, plan: &PlanId) -> Result<Plan, StoreError> {
+        let mut conn = self.reader.acquire().await?;
+        let (latest, at) = head(&mut conn, plan).await?;
+        load(&mut conn, plan, latest, latest, at).await
+    }
+
+    /// The plan exactly as it was at version `number`.
+    pub async fn version(&self, plan: &PlanId, number: u64) -> Result<Plan, StoreError> {
+        let mut conn = self.reader.acquire().await?;
+        let (latest, latest_at) = head(&mut conn, plan).await?;
+        let version = VersionNumber::new(number)
+            .ok()
+            .filter(|v| *v <= latest)
+            .ok_or(StoreError::NoSuchVersion {
+                asked: number,
+                latest,
+            })?;
+        let at = if version == latest {
+            latest_at
+        } else {
+            let row =
+                sqlx::query("SELECT at FROM plan_versions WHERE plan_id = $1 AND number = $2")
+                    .bind(plan.as_str())
+                    .bind(to_i64(number))
+                    .fetch_one(&mut *conn)
+                    .await?;
+            decode_time(&row.try_get::<String, _>(0)?)?
+        };
+        load(&mut conn, plan, version, latest, at).await
+    }
+
+    /// Versions of a plan, oldest first, starting after `after` (for paging), at most `limit`.
+    pub async fn history(
+        &self,
+        plan: &PlanId,
+        after: u64,
+        limit: u32,
+    ) -> Result<Vec<VersionInfo>, StoreError> {
+        let mut conn = self.reader.acquire().await?;
+        head(&mut conn, plan).await?;
+        let rows = sqlx::query(
+            "SELECT number, at, actor_id, actor_name, actor_role, format, command, reason \
+             FROM plan_versions WHERE plan_id = $1 AND number > $2 ORDER BY number LIMIT $3",
+        )
+        .bind(plan.as_str())
+        .bind(to_i64(after))
+        .bind(i64::from(limit))
+        .fetch_all(&mut *conn)
+        .await?;
+        rows.iter().map(version_info).collect()
+    }
+
+    /// Who made version `number`, when, and with which command.
+    pub async fn version_info(
+        &self,
+        plan: &PlanId,
+        number: u64,
+    ) -> Result<VersionInfo, StoreError> {
+        let mut conn = self.reader.acquire().await?;
+        let (latest, _) = head(&mut conn, plan).await?;
+        let row = sqlx::query(
+            "SELECT number, at, actor_id, actor_name, actor_role, format, command, reason \
+             FROM plan_versions WHERE plan_id = $1 AND number = $2",
+        )
+        .bind(plan.as_str())
+        .bind(to_i64(number))
+        .fetch_optional(&mut *conn)
+        .await?
+        .ok_or(StoreError::NoSuchVersion {
+            asked: number,
+            latest,
+        })?;
+        version_info(&row)
+    }
+
+    /// What changed between versions `a` and `b`, item by item.
+    pub async fn diff(&self, plan: &PlanId, a: u64, b: u64) -> Result<PlanDiff, StoreError> {
+        let (from, to) = (self.version(plan, a).await?, self.version(plan, b).await?);
+        Ok(careplan_model::diff(&from, &to))
+    }
+
+    /// People with plans, by family name then given name. `search` matches the start of either
+    /// name (case-insensitive) or a whole NHS number.
+    pub async fn people(
+        &self,
+        search: Option<&str>,
+        limit: u32,
+        offset: u32,
+    ) -> Result<Vec<PersonSummary>, StoreError> {
+        let (pattern, nhs) = match search.map(str::trim).filter(|s| !s.is_empty()) {
+            None => ("%".to_owned(), None),
+            Some(s) => (
+                format!("%{}%", s.to_lowercase().replace(['%', '_'], "")),
+                NhsNumber::parse(s).ok(),
+            ),
+        };
+        let rows = sqlx::query(
+            "SELECT id, person_id, given_name, family_name, date_of_birth, nhs_number, version, updated_at \
+             FROM plans WHERE search_name LIKE $1 OR nhs_number = $2 \
+             ORDER BY family_name, given_name, id LIMIT $3 OFFSET $4",
+        )
+        .bind(pattern)
+        .bind(nhs.map(|n| n.as_str().to_owned()))
+        .bind(i64::from(limit))
+        .bind(i64::from(offset))
+        .fetch_all(&self.reader)
+        .await?;
+        rows.iter()
+            .map(|row| {
+                Ok(PersonSummary {
+                    plan_id: row.try_get(0)?,
+                    person_id: row.try_get(1)?,
+                    given_name: row.try_get(2)?,
+                    family_name: row.try_get(3)?,
+                    date_of_birth: row.try_get(4)?,
+                    nhs_number: row.try_get(5)?,
+                    version: u64::try_from(row.try_get::<i64, _>(6)?).unwrap_or(0),
+                    updated_at: row.try_get(7)?,
+                })
+            })
+            .collect()
+    }
+}
