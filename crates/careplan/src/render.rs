@@ -531,8 +531,8 @@ pub fn people(people: &[PersonSummary]) -> String {
     }
     let _ = writeln!(
         out,
-        "{:<28} {:<14} {:<12} {:>7}  {}",
-        "Name", "NHS number", "Born", "Version", "Plan id"
+        "{:<28} {:<14} {:<12} {:>7}  Plan id",
+        "Name", "NHS number", "Born", "Version"
     );
     for p in people {
         let nhs = p

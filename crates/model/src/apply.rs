@@ -92,6 +92,16 @@ pub fn start(
     Ok(Applied { plan, changed })
 }
 
+/// Whether a change with these items changes what was agreed (CSP-12). Agreement records do
+/// not (they are the agreement), and neither do the person's access preferences (they say who
+/// may see the plan, not what it says). Every other change makes an existing agreement one for
+/// an earlier version.
+pub fn changes_agreed_content(changed: &[ItemKey]) -> bool {
+    changed
+        .iter()
+        .any(|k| !matches!(k.kind, ItemKind::Agreement | ItemKind::ConsentPreference))
+}
+
 /// Applies `command` to `plan` as the version described by `stamp`.
 pub fn apply(plan: &Plan, command: &Command, stamp: &Stamp) -> Result<Applied, Vec<Issue>> {
     if stamp.version != plan.version.next() {
@@ -121,7 +131,8 @@ pub fn apply(plan: &Plan, command: &Command, stamp: &Stamp) -> Result<Applied, V
             "This change would leave the plan exactly as it is",
         )]);
     }
-    if command.changes_agreed_content() {
+    let changed: Vec<ItemKey> = tx.changed.iter().cloned().collect();
+    if changes_agreed_content(&changed) {
         tx.supersede_agreement();
     }
     tx.plan.version = stamp.version;
@@ -531,7 +542,7 @@ impl Tx<'_> {
                 if let Some(a) = addresses {
                     self.check_goal_links(a, strengths.as_deref().unwrap_or(&[]));
                 } else if let Some(s) = strengths {
-                    self.check_goal_links(&[], s);
+                    self.check_strength_links(s);
                 }
                 let Some(g) = active_mut(&mut self.plan.goals, id, "goal", "/id", &mut self.issues)
                 else {
@@ -771,6 +782,7 @@ impl Tx<'_> {
                         || self.meta(),
                         |c| ItemMeta {
                             changed: stamp.clone(),
+                            archived: None,
                             ..c.meta.clone()
                         },
                     ),
@@ -780,6 +792,7 @@ impl Tx<'_> {
                 let same = self.plan.capacity_support.as_ref().is_some_and(|c| {
                     c.steps_to_maximise_capacity == next.steps_to_maximise_capacity
                         && c.rights_promotion == next.rights_promotion
+                        && c.meta.is_active()
                 });
                 if !same {
                     self.plan.capacity_support = Some(next);
@@ -953,6 +966,10 @@ impl Tx<'_> {
                 false,
             );
         }
+        self.check_strength_links(strengths);
+    }
+
+    fn check_strength_links(&mut self, strengths: &[ItemId]) {
         for (i, s) in strengths.iter().enumerate() {
             self.check_link(
                 s,
@@ -1182,9 +1199,28 @@ impl Tx<'_> {
             true
         });
         if done {
+            if kind == ItemKind::Goal {
+                self.rerank_restored_goal(id);
+            }
             self.changed.insert(key);
         } else {
             self.issue(IssueCode::NoChange, "/id", format!("{id} is not archived"));
+        }
+    }
+
+    /// A restored goal keeps its place in the person's order unless another active goal has
+    /// taken it since (ranks are unique among active goals); then it goes last, as a new goal.
+    fn rerank_restored_goal(&mut self, id: &ItemId) {
+        let taken: BTreeSet<u32> = self
+            .plan
+            .goals
+            .iter()
+            .filter(|(gid, g)| *gid != id && g.meta.is_active())
+            .filter_map(|(_, g)| g.rank)
+            .collect();
+        let goal = self.plan.goals.get_mut(id).expect("restored goal");
+        if goal.rank.is_none_or(|r| taken.contains(&r)) {
+            goal.rank = Some(taken.last().map_or(1, |r| r + 1));
         }
     }
 
@@ -1193,20 +1229,20 @@ impl Tx<'_> {
     }
 
     /// CSP-12: the first change after an agreement marks it as being for an earlier version.
+    /// Every active agreement not yet marked is, not only the latest: a person's agreement
+    /// followed by a "could not be obtained" record is still for the version before the change.
     fn supersede_agreement(&mut self) {
         let version = self.stamp.version;
-        let current = self.plan.current_agreement().map(|(id, _)| id.clone());
-        if let Some(id) = current {
-            let a = self
-                .plan
-                .agreements
-                .get_mut(&id)
-                .expect("current agreement exists");
-            if a.superseded_in.is_none() {
+        let mut marked = Vec::new();
+        for (id, a) in self.plan.agreements.iter_mut() {
+            if a.meta.is_active() && a.superseded_in.is_none() {
                 a.superseded_in = Some(version);
                 a.meta.changed = self.stamp.clone();
-                self.mark(ItemKind::Agreement, &id);
+                marked.push(id.clone());
             }
+        }
+        for id in marked {
+            self.mark(ItemKind::Agreement, &id);
         }
     }
 }

@@ -535,17 +535,6 @@ impl Command {
             Restore { id } => format!("Restored {id}"),
         }
     }
-
-    /// Whether this command changes what was agreed. Recording an agreement does not (it is the
-    /// agreement), and neither do the person's access preferences (they say who may see the plan,
-    /// not what it says). Every other change makes an existing agreement one for an earlier
-    /// version (CSP-12).
-    pub fn changes_agreed_content(&self) -> bool {
-        !matches!(
-            self,
-            Command::RecordAgreement { .. } | Command::SetConsentPreference { .. }
-        )
-    }
 }
 
 #[cfg(test)]

@@ -186,6 +186,22 @@ pub fn check(plan: &Plan) -> Vec<Issue> {
         }
     }
 
+    // CSP-1: one active preference per part of the plan and audience, so the decision is clear.
+    let mut prefs = BTreeMap::new();
+    for (id, p) in plan.consent.iter().filter(|(_, p)| p.meta.is_active()) {
+        let key = (format!("{:?}", p.scope), format!("{:?}", p.audience));
+        if let Some(other) = prefs.insert(key, id) {
+            push(
+                IssueCode::DuplicateId,
+                format!("/consent/{id}"),
+                format!(
+                    "Access preferences {other} and {id} both cover the same part of the plan for {}: change the active one instead",
+                    p.audience.describe()
+                ),
+            );
+        }
+    }
+
     for (id, a) in &plan.agreements {
         let ok = a.agreed_version <= plan.version
             && a.superseded_in

@@ -16,7 +16,7 @@ use std::str::FromStr;
 use std::time::Duration;
 
 use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
-use sqlx::{AnyPool, Executor};
+use sqlx::{AnyPool, Connection, Executor};
 
 pub use error::StoreError;
 pub use ids::{new_person_id, new_plan_id};
@@ -91,6 +91,14 @@ impl Store {
                 }
             }
             Backend::Postgres => {
+                // One direct connection first, so an unreachable server is reported at once
+                // with its real cause rather than as a pool time-out.
+                let probe = sqlx::AnyConnection::connect_with(&options)
+                    .await
+                    .map_err(|e| {
+                        StoreError::Config(format!("cannot connect to the database: {e}"))
+                    })?;
+                probe.close().await?;
                 let pool = AnyPoolOptions::new()
                     .max_connections(8)
                     .acquire_timeout(Duration::from_secs(30))
