@@ -20,7 +20,7 @@ use serde::Deserialize;
 #[command(
     name = "careplan",
     version,
-    about = "Person-centred care and support plans (PRSB standard), versioned and shared over FHIR R4."
+    about = "Person-centred care and support plans (PRSB Core Information Standard), with every version kept."
 )]
 struct Cli {
     #[command(flatten)]
@@ -31,7 +31,7 @@ struct Cli {
 
 #[derive(Debug, Args)]
 struct Config {
-    /// Where careplan keeps its files (the embedded SQLite database, and later, blobs).
+    /// Where careplan keeps its files (the embedded SQLite database, careplan.sqlite3).
     #[arg(
         long,
         env = "CAREPLAN_DATA_DIR",

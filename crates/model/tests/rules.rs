@@ -1645,3 +1645,73 @@ fn every_version_of_a_story_is_sound() {
         assert!(invariants::check(plan).is_empty(), "version {}", i + 1);
     }
 }
+
+// ---------------------------------------------------------------------------------------------
+// CSP-1 and CSP-12 edge cases, CSP-10 focus
+// ---------------------------------------------------------------------------------------------
+
+#[test]
+fn csp1_restoring_a_preference_that_another_replaced_is_refused() {
+    let mut s = fixture();
+    prefer(
+        &mut s,
+        json!({"section": "needs"}),
+        json!({"role": "carer"}),
+        false,
+    );
+    s.ok(json!({"type": "archive", "id": "consent-v12"}));
+    prefer(
+        &mut s,
+        json!({"section": "needs"}),
+        json!({"role": "carer"}),
+        true,
+    );
+    let issues = s.refused(json!({"type": "restore", "id": "consent-v12"}));
+    assert_eq!(codes(&issues), [IssueCode::DuplicateId]);
+    assert!(
+        issues[0].message.contains("same part of the plan"),
+        "{issues:?}"
+    );
+}
+
+#[test]
+fn csp12_access_preferences_do_not_make_an_agreement_out_of_date() {
+    let mut s = fixture();
+    s.ok(json!({"type": "record_agreement", "id": "ag", "outcome": {"result": "agreed", "by": {"who": "person"}}}));
+    prefer(
+        &mut s,
+        json!("whole_plan"),
+        json!({"organisation": "Elm Surgery"}),
+        false,
+    );
+    s.ok(json!({"type": "archive", "id": "consent-v13"}));
+    assert_eq!(s.plan.agreements[&id("ag")].superseded_in, None);
+    let v = s.plan.version.get() + 1;
+    s.ok(json!({"type": "add_comment", "target": {"on": "plan"}, "text": "Reviewed"}));
+    assert_eq!(
+        s.plan.agreements[&id("ag")].superseded_in.map(|v| v.get()),
+        Some(v)
+    );
+}
+
+#[test]
+fn csp10_focus_of_a_performer_is_their_actions_and_those_goals() {
+    let mut s = fixture();
+    s.ok(json!({"type": "add_action", "id": "a4", "goal": "g2", "description": "Inhaler review",
+                "performer": {"kind": "practitioner", "name": "Priya Shah", "organisation": "Community Nursing"}}));
+    let nursing = careplan_model::focus_of(&s.plan, " community nursing ");
+    assert_eq!(nursing.actions, vec![id("a4")]);
+    assert_eq!(nursing.goals, vec![id("g2")]);
+    let sam = careplan_model::focus_of(&s.plan, "Sam");
+    assert_eq!(sam.actions, vec![id("a1"), id("a2"), id("a3")]);
+    assert_eq!(sam.goals, vec![id("g1"), id("g2")]);
+    s.ok(json!({"type": "archive", "id": "a3"}));
+    assert_eq!(
+        careplan_model::focus_of(&s.plan, "Sam").goals,
+        vec![id("g1")]
+    );
+    assert_eq!(
+        careplan_model::focus_of(&s.plan, "Nobody"),
+        careplan_model::Focus::default()
+    );
+}
