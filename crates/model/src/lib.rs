@@ -5,6 +5,7 @@
 //! list of [`Issue`]s that stop it. Nothing here does I/O, reads a clock or makes random ids:
 //! time and ids come in as values, so every rule can be tested alone and replayed exactly.
 
+pub mod access;
 pub mod action;
 pub mod agreement;
 pub mod apply;
@@ -26,6 +27,7 @@ pub mod plan;
 pub mod strength;
 pub mod values;
 
+pub use access::{Access, Denial, Release, Requester, decide, redact};
 pub use action::{Action, ActionStatus, Performer, PerformerKind};
 pub use agreement::{
     AgreedBy, Agreement, AgreementOutcome, BestInterestDecision, CapacityAssessment,

@@ -270,6 +270,16 @@ macro_rules! plan_items {
                 }
             }
 
+            /// Removes an item from this in-memory view (used to redact what a viewer may not
+            /// see; stored versions are never changed). The plan's details and the person stay.
+            pub fn remove(&mut self, key: &ItemKey) {
+                match key.kind {
+                    $(ItemKind::$s_kind => {})*
+                    $(ItemKind::$o_kind => { self.$o_field = None; })*
+                    $(ItemKind::$c_kind => { self.$c_field.remove(&key.id); })*
+                }
+            }
+
             /// The kind of the item with this id, if the plan has one.
             pub fn kind_of(&self, id: &ItemId) -> Option<ItemKind> {
                 $(if id.as_str() == $s_id { return Some(ItemKind::$s_kind); })*

@@ -11,9 +11,6 @@ use crate::StoreError;
 pub const ITEM_FORMAT: i64 = 1;
 pub const COMMAND_FORMAT: i64 = 1;
 
-/// `valid_to` of a row that is still current.
-pub const OPEN: i64 = i64::MAX;
-
 pub fn encode_item(item: ItemRef<'_>) -> Result<String, StoreError> {
     serde_json::to_string(&item)
         .map_err(|e| StoreError::Corrupt(format!("an item could not be written: {e}")))

@@ -11,9 +11,13 @@ mod ids;
 mod read;
 mod write;
 
+use std::collections::HashMap;
 use std::path::Path;
 use std::str::FromStr;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
+
+use careplan_model::{Plan, PlanId, VersionNumber};
 
 use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
 use sqlx::{AnyPool, Connection, Executor};
@@ -39,6 +43,37 @@ pub struct Store {
     writer: AnyPool,
     /// Reads go through here; on PostgreSQL it is the same pool as `writer`.
     reader: AnyPool,
+    /// The latest committed version of recently written plans, so a write does not read and
+    /// decode the whole plan again. An entry is used only for a write based on exactly its
+    /// version, and that write succeeds only if the database head is still that version, so a
+    /// stale entry (another process wrote) can never be applied.
+    heads: Arc<HeadCache>,
+}
+
+/// A small map from plan to its latest committed version, bounded in size.
+#[derive(Debug, Default)]
+struct HeadCache {
+    plans: Mutex<HashMap<PlanId, Arc<Plan>>>,
+}
+
+impl HeadCache {
+    const CAPACITY: usize = 256;
+
+    fn get(&self, id: &PlanId, version: VersionNumber) -> Option<Arc<Plan>> {
+        let plans = self.plans.lock().unwrap_or_else(|e| e.into_inner());
+        plans.get(id).filter(|p| p.version == version).cloned()
+    }
+
+    fn put(&self, plan: Plan) {
+        let mut plans = self.plans.lock().unwrap_or_else(|e| e.into_inner());
+        if plans.len() >= Self::CAPACITY && !plans.contains_key(&plan.id) {
+            // Evict any one entry: a miss only costs one read of the plan.
+            if let Some(victim) = plans.keys().next().cloned() {
+                plans.remove(&victim);
+            }
+        }
+        plans.insert(plan.id.clone(), Arc::new(plan));
+    }
 }
 
 /// The file name of the embedded SQLite database inside the data directory.
@@ -67,6 +102,8 @@ impl Store {
                     AnyPoolOptions::new()
                         .max_connections(max)
                         .acquire_timeout(Duration::from_secs(30))
+                        // A local file: no connection to lose, so skip the ping per acquire.
+                        .test_before_acquire(false)
                         .after_connect(|conn, _meta| {
                             Box::pin(async move {
                                 // WAL with synchronous=FULL: a commit returns only after the WAL
@@ -88,6 +125,7 @@ impl Store {
                     backend,
                     writer,
                     reader,
+                    heads: Arc::default(),
                 }
             }
             Backend::Postgres => {
@@ -108,6 +146,7 @@ impl Store {
                     backend,
                     writer: pool.clone(),
                     reader: pool,
+                    heads: Arc::default(),
                 }
             }
         };

@@ -37,10 +37,12 @@ pub struct PersonSummary {
 
 /// Reads the plan exactly as it was at `version`, which must be committed.
 ///
-/// The rows valid at v satisfy `valid_from <= v < valid_to`. Either bound can drive an index:
-/// `valid_from` (the primary key) finds few rows for early versions, `valid_to` (the `until`
-/// index) few rows for late ones. The unary `+` stops SQLite from using an index on the other
-/// bound, so each query walks only the narrower side; PostgreSQL plans from its statistics.
+/// The current version is the `plan_items_current` rows. An earlier version v is the current
+/// rows that were already valid at v, plus the history rows with `valid_from <= v < valid_to`.
+/// Either bound of the history interval can drive an index: `valid_from` (the primary key)
+/// finds few rows for early versions, `valid_to` (the `until` index) few rows for late ones. The
+/// unary `+` keeps SQLite from using an index on the other bound, so each query walks only the
+/// narrower side; PostgreSQL plans from its statistics.
 pub(crate) async fn load(
     conn: &mut AnyConnection,
     plan: &PlanId,
@@ -48,11 +50,17 @@ pub(crate) async fn load(
     latest: VersionNumber,
     at: Timestamp,
 ) -> Result<Plan, StoreError> {
-    let sql = if version.get() * 2 <= latest.get() {
-        "SELECT kind, item_id, format, body FROM plan_items \
+    let sql = if version == latest {
+        "SELECT kind, item_id, format, body FROM plan_items_current WHERE plan_id = $1 AND valid_from <= $2"
+    } else if version.get() * 2 <= latest.get() {
+        "SELECT kind, item_id, format, body FROM plan_items_current WHERE plan_id = $1 AND valid_from <= $2 \
+         UNION ALL \
+         SELECT kind, item_id, format, body FROM plan_items_history \
          WHERE plan_id = $1 AND valid_from <= $2 AND +valid_to > $2"
     } else {
-        "SELECT kind, item_id, format, body FROM plan_items \
+        "SELECT kind, item_id, format, body FROM plan_items_current WHERE plan_id = $1 AND valid_from <= $2 \
+         UNION ALL \
+         SELECT kind, item_id, format, body FROM plan_items_history \
          WHERE plan_id = $1 AND valid_to > $2 AND +valid_from <= $2"
     };
     let rows = sqlx::query(sql)

@@ -1,14 +1,15 @@
-//! Committing versions: one transaction checks the base version, applies the model's pure
-//! `apply`, and appends the version row and the rows of exactly the items that changed.
+//! Committing versions: commands are applied in memory by the model's pure `apply`, then one
+//! transaction moves the plan's head (only if it is still at the base version), appends the
+//! version rows, and writes exactly the items that changed.
 
 use careplan_model::{
-    Actor, Command, ItemKey, Person, PersonRecord, Plan, PlanId, Stamp, Text, Timestamp,
-    VersionNumber, apply, start,
+    Actor, Command, ItemKey, ItemKind, Person, Plan, PlanId, Stamp, Text, Timestamp, VersionNumber,
+    apply, start,
 };
 use sqlx::AnyConnection;
 use time::OffsetDateTime;
 
-use crate::encoding::{COMMAND_FORMAT, ITEM_FORMAT, OPEN, encode_command, encode_item, to_i64};
+use crate::encoding::{COMMAND_FORMAT, ITEM_FORMAT, encode_command, encode_item, to_i64};
 use crate::ids::{new_item_id, new_person_id, new_plan_id};
 use crate::read::{head, load};
 use crate::{Backend, Store, StoreError};
@@ -98,6 +99,7 @@ impl Store {
         )
         .await?;
         tx.commit().await?;
+        self.heads.put(applied.plan.clone());
         Ok(Committed {
             plan: applied.plan,
             changed: applied.changed,
@@ -121,6 +123,10 @@ impl Store {
 
     /// Applies several commands atomically, one version each: either all are committed or none
     /// is. Issues from command `i` carry paths under `/i`.
+    ///
+    /// The commands are applied in memory to the plan at `base` (from the head cache, or read),
+    /// then one transaction moves the head from `base` to the last new version, conditional on
+    /// it still being at `base`, and appends the versions and the changed items.
     pub async fn apply_all(
         &self,
         plan_id: &PlanId,
@@ -129,100 +135,132 @@ impl Store {
         commands: Vec<Command>,
         reason: Option<Text>,
     ) -> Result<Vec<Committed>, StoreError> {
-        let mut tx = self.begin().await?;
-        let (current, at) = match self.backend {
-            Backend::Sqlite => head(&mut tx, plan_id).await?,
-            Backend::Postgres => {
-                // Lock the head row: a concurrent writer waits here, then sees the new version.
-                sqlx::query("SELECT 1 FROM plans WHERE id = $1 FOR UPDATE")
-                    .bind(plan_id.as_str())
-                    .execute(&mut *tx)
-                    .await?;
-                head(&mut tx, plan_id).await?
+        let start = match self.heads.get(plan_id, base) {
+            Some(plan) => plan,
+            None => {
+                let mut conn = self.reader.acquire().await?;
+                let (latest, at) = head(&mut conn, plan_id).await?;
+                if latest != base {
+                    return Err(StoreError::Conflict {
+                        expected: base,
+                        current: latest,
+                    });
+                }
+                std::sync::Arc::new(load(&mut conn, plan_id, base, latest, at).await?)
             }
         };
-        if current != base {
-            return Err(StoreError::Conflict {
-                expected: base,
-                current,
-            });
-        }
-        let mut plan = load(&mut tx, plan_id, current, current, at).await?;
+        let mut committed: Vec<Committed> = Vec::with_capacity(commands.len());
+        let mut stored = Vec::with_capacity(commands.len());
         let many = commands.len() > 1;
-        let mut committed = Vec::with_capacity(commands.len());
         for (i, mut command) in commands.into_iter().enumerate() {
             command.fill_missing_id(new_item_id);
+            let plan: &Plan = committed.last().map_or(&start, |c| &c.plan);
             let stamp = Stamp {
                 version: plan.version.next(),
                 at: now_after(Some(plan.last_updated)),
                 by: actor.clone(),
             };
-            let applied = apply(&plan, &command, &stamp).map_err(|issues| {
-                StoreError::Rejected(if many {
-                    issues
-                        .into_iter()
-                        .map(|mut issue| {
-                            issue.path = format!("/{i}{}", issue.path);
-                            issue.message = format!(
-                                "Command {} ({}): {}",
-                                i + 1,
-                                command.name(),
-                                issue.message
-                            );
-                            issue
-                        })
-                        .collect()
-                } else {
-                    issues
-                })
-            })?;
-            if applied
-                .changed
-                .iter()
-                .any(|k| k.kind == careplan_model::ItemKind::Person)
-            {
-                self.check_nhs_number_free(&mut tx, plan_id, &applied.plan.person.person)
-                    .await?;
+            match apply(plan, &command, &stamp) {
+                Ok(applied) => {
+                    stored.push((command, stamp));
+                    committed.push(Committed {
+                        plan: applied.plan,
+                        changed: applied.changed,
+                    });
+                }
+                Err(issues) => {
+                    // A refusal against a plan that has since moved on is a conflict first.
+                    let (latest, _) = self.head(plan_id).await?;
+                    if latest != base {
+                        return Err(StoreError::Conflict {
+                            expected: base,
+                            current: latest,
+                        });
+                    }
+                    let issues = if many {
+                        issues
+                            .into_iter()
+                            .map(|mut issue| {
+                                issue.path = format!("/{i}{}", issue.path);
+                                issue.message = format!(
+                                    "Command {} ({}): {}",
+                                    i + 1,
+                                    command.name(),
+                                    issue.message
+                                );
+                                issue
+                            })
+                            .collect()
+                    } else {
+                        issues
+                    };
+                    return Err(StoreError::Rejected(issues));
+                }
             }
+        }
+        let last = &committed.last().expect("at least one command").plan;
+        let person_changed = committed
+            .iter()
+            .any(|c| c.changed.iter().any(|k| k.kind == ItemKind::Person));
+
+        let mut tx = self.begin().await?;
+        if person_changed {
+            self.check_nhs_number_free(&mut tx, plan_id, &last.person.person)
+                .await?;
+        }
+        // The optimistic lock: the head moves only if it is still at `base`. On PostgreSQL this
+        // also locks the row, so a concurrent writer waits, then finds the head moved.
+        let moved = if person_changed {
+            let person = &last.person.person;
+            sqlx::query(
+                "UPDATE plans SET version = $1, updated_at = $2, nhs_number = $3, given_name = $4, family_name = $5, \
+                 date_of_birth = $6, search_name = $7 WHERE id = $8 AND version = $9",
+            )
+            .bind(to_i64(last.version.get()))
+            .bind(last.last_updated.to_string())
+            .bind(person.nhs_number.as_ref().map(|n| n.as_str().to_owned()))
+            .bind(person.given_name.as_str())
+            .bind(person.family_name.as_str())
+            .bind(person.date_of_birth.to_string())
+            .bind(search_name(person))
+            .bind(plan_id.as_str())
+            .bind(to_i64(base.get()))
+            .execute(&mut *tx)
+            .await?
+        } else {
+            sqlx::query(
+                "UPDATE plans SET version = $1, updated_at = $2 WHERE id = $3 AND version = $4",
+            )
+            .bind(to_i64(last.version.get()))
+            .bind(last.last_updated.to_string())
+            .bind(plan_id.as_str())
+            .bind(to_i64(base.get()))
+            .execute(&mut *tx)
+            .await?
+        };
+        if moved.rows_affected() != 1 {
+            let current = head(&mut tx, plan_id).await?.0;
+            return Err(StoreError::Conflict {
+                expected: base,
+                current,
+            });
+        }
+        let mut before: &Plan = &start;
+        for (c, (command, stamp)) in committed.iter().zip(&stored) {
             write_version(
                 &mut tx,
-                Some(&plan),
-                &applied.plan,
-                &applied.changed,
-                &command,
-                &stamp,
+                Some(before),
+                &c.plan,
+                &c.changed,
+                command,
+                stamp,
                 reason.as_ref(),
             )
             .await?;
-            plan = applied.plan.clone();
-            committed.push(Committed {
-                plan: applied.plan,
-                changed: applied.changed,
-            });
-        }
-        let PersonRecord { person, .. } = &plan.person;
-        let updated = sqlx::query(
-            "UPDATE plans SET version = $1, updated_at = $2, nhs_number = $3, given_name = $4, family_name = $5, \
-             date_of_birth = $6, search_name = $7 WHERE id = $8 AND version = $9",
-        )
-        .bind(to_i64(plan.version.get()))
-        .bind(plan.last_updated.to_string())
-        .bind(person.nhs_number.as_ref().map(|n| n.as_str().to_owned()))
-        .bind(person.given_name.as_str())
-        .bind(person.family_name.as_str())
-        .bind(person.date_of_birth.to_string())
-        .bind(search_name(person))
-        .bind(plan_id.as_str())
-        .bind(to_i64(base.get()))
-        .execute(&mut *tx)
-        .await?;
-        if updated.rows_affected() != 1 {
-            return Err(StoreError::Conflict {
-                expected: base,
-                current: head(&mut tx, plan_id).await?.0,
-            });
+            before = &c.plan;
         }
         tx.commit().await?;
+        self.heads.put(last.clone());
         Ok(committed)
     }
 
@@ -247,7 +285,8 @@ impl Store {
     }
 }
 
-/// Appends one version: its row, and for each changed item, closes the old row and adds the new.
+/// Appends one version: its row, and for each changed item, moves the item's previous state to
+/// the history (valid until this version) and writes the new state as current.
 async fn write_version(
     conn: &mut AnyConnection,
     before: Option<&Plan>,
@@ -279,35 +318,48 @@ async fn write_version(
     .execute(&mut *conn)
     .await?;
     for key in changed {
-        let existed = before.is_some_and(|b| b.get(key).is_some());
-        if existed {
+        let item = after
+            .get(key)
+            .ok_or_else(|| StoreError::Corrupt(format!("changed item {} is missing", key.id)))?;
+        let body = encode_item(item)?;
+        if before.is_some_and(|b| b.get(key).is_some()) {
             sqlx::query(
-                "UPDATE plan_items SET valid_to = $1 WHERE plan_id = $2 AND valid_to = $3 AND kind = $4 AND item_id = $5",
+                "INSERT INTO plan_items_history (plan_id, valid_from, kind, item_id, valid_to, format, body) \
+                 SELECT plan_id, valid_from, kind, item_id, $1, format, body FROM plan_items_current \
+                 WHERE plan_id = $2 AND kind = $3 AND item_id = $4",
             )
             .bind(version)
             .bind(plan_id)
-            .bind(OPEN)
             .bind(key.kind.as_str())
             .bind(key.id.as_str())
             .execute(&mut *conn)
             .await?;
+            sqlx::query(
+                "UPDATE plan_items_current SET valid_from = $1, format = $2, body = $3 \
+                 WHERE plan_id = $4 AND kind = $5 AND item_id = $6",
+            )
+            .bind(version)
+            .bind(ITEM_FORMAT)
+            .bind(body)
+            .bind(plan_id)
+            .bind(key.kind.as_str())
+            .bind(key.id.as_str())
+            .execute(&mut *conn)
+            .await?;
+        } else {
+            sqlx::query(
+                "INSERT INTO plan_items_current (plan_id, kind, item_id, valid_from, format, body) \
+                 VALUES ($1, $2, $3, $4, $5, $6)",
+            )
+            .bind(plan_id)
+            .bind(key.kind.as_str())
+            .bind(key.id.as_str())
+            .bind(version)
+            .bind(ITEM_FORMAT)
+            .bind(body)
+            .execute(&mut *conn)
+            .await?;
         }
-        let item = after
-            .get(key)
-            .ok_or_else(|| StoreError::Corrupt(format!("changed item {} is missing", key.id)))?;
-        sqlx::query(
-            "INSERT INTO plan_items (plan_id, valid_from, kind, item_id, valid_to, format, body) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7)",
-        )
-        .bind(plan_id)
-        .bind(version)
-        .bind(key.kind.as_str())
-        .bind(key.id.as_str())
-        .bind(OPEN)
-        .bind(ITEM_FORMAT)
-        .bind(encode_item(item)?)
-        .execute(&mut *conn)
-        .await?;
     }
     Ok(())
 }

@@ -1,10 +1,11 @@
--- Plans, their versions, and their items stored as validity intervals.
--- A row of plan_items is one version of one item, valid from version `valid_from` (inclusive)
--- until `valid_to` (exclusive); the current row has valid_to = 9223372036854775807.
+-- Plans, their versions, and their items, system-versioned: each item's current state lives in
+-- plan_items_current (updated in place), and every earlier state moves to plan_items_history with
+-- the interval of versions it was valid for: valid_from (inclusive) to valid_to (exclusive).
 
 CREATE TABLE plans (
     id            TEXT PRIMARY KEY,
     person_id     TEXT NOT NULL UNIQUE,
+    -- The head: the latest version and when it was committed.
     version       BIGINT NOT NULL,
     created_at    TEXT NOT NULL,
     updated_at    TEXT NOT NULL,
@@ -16,7 +17,7 @@ CREATE TABLE plans (
     search_name   TEXT NOT NULL
 );
 
-CREATE INDEX plans_search_name ON plans (search_name);
+CREATE INDEX plans_family_name ON plans (family_name, given_name);
 
 CREATE TABLE plan_versions (
     plan_id    TEXT NOT NULL,
@@ -31,7 +32,17 @@ CREATE TABLE plan_versions (
     PRIMARY KEY (plan_id, number)
 );
 
-CREATE TABLE plan_items (
+CREATE TABLE plan_items_current (
+    plan_id    TEXT NOT NULL,
+    kind       TEXT NOT NULL,
+    item_id    TEXT NOT NULL,
+    valid_from BIGINT NOT NULL,
+    format     INTEGER NOT NULL,
+    body       TEXT NOT NULL,
+    PRIMARY KEY (plan_id, kind, item_id)
+);
+
+CREATE TABLE plan_items_history (
     plan_id    TEXT NOT NULL,
     valid_from BIGINT NOT NULL,
     kind       TEXT NOT NULL,
@@ -42,5 +53,5 @@ CREATE TABLE plan_items (
     PRIMARY KEY (plan_id, valid_from, kind, item_id)
 );
 
--- Finds the rows still valid after a version (the current rows first of all).
-CREATE INDEX plan_items_until ON plan_items (plan_id, valid_to, kind, item_id);
+-- Finds the rows that were still valid after a version (reads of late versions).
+CREATE INDEX plan_items_history_until ON plan_items_history (plan_id, valid_to);
