@@ -3,8 +3,10 @@
 //! Thin by design: parse arguments, open the store, call it, print. Errors are one sentence on
 //! stderr with exit code 1; usage mistakes exit with 2 (clap's convention).
 
+mod audit;
 mod demo;
 mod render;
+mod users;
 
 use std::io::Read;
 use std::path::{Path, PathBuf};
@@ -46,14 +48,78 @@ struct Config {
 
 #[derive(Debug, Subcommand)]
 enum Top {
+    /// Runs the HTTP service: the JSON API under /api/v1, health, readiness and metrics.
+    Serve {
+        /// The address to listen on.
+        #[arg(long, env = "CAREPLAN_LISTEN", default_value = "127.0.0.1:8080")]
+        listen: std::net::SocketAddr,
+    },
     /// Loads a fictional person and their plan, built through the same commands people use.
     Demo,
+    /// Sign-in accounts.
+    #[command(subcommand)]
+    User(UserCommand),
+    /// Bearer tokens for other systems.
+    #[command(subcommand)]
+    Token(TokenCommand),
+    /// The audit trail of every read and write of plan data.
+    #[command(subcommand)]
+    Audit(AuditCommand),
     /// People with plans.
     #[command(subcommand)]
     Person(PersonCommand),
     /// Read, compare and change a person's plan.
     #[command(subcommand)]
     Plan(PlanCommand),
+}
+
+#[derive(Debug, Subcommand)]
+enum UserCommand {
+    /// Adds an account; the password is read from standard input.
+    Add {
+        /// The username people sign in with.
+        name: String,
+        /// person, representative, carer, practitioner, data_controller or administrator.
+        #[arg(long)]
+        role: String,
+        /// For a person, representative or carer: whose plan (NHS number, person id or plan id).
+        #[arg(long)]
+        person: Option<String>,
+        /// The organisation the account belongs to (used by consent preferences).
+        #[arg(long)]
+        organisation: Option<String>,
+        /// The name shown in the plan's history; defaults to the username.
+        #[arg(long)]
+        display_name: Option<String>,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum TokenCommand {
+    /// Creates a bearer token for an account and prints it once.
+    Create {
+        /// The account's username.
+        name: String,
+        /// What the token is for, e.g. the system that will use it.
+        #[arg(long)]
+        label: Option<String>,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum AuditCommand {
+    /// Checks the audit trail's hash chain and names the first broken entry.
+    Verify,
+    /// Lists audit entries, newest last.
+    List {
+        /// Only entries about this person's plan.
+        #[arg(long)]
+        person: Option<String>,
+        #[arg(long, default_value_t = 100)]
+        limit: u32,
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -188,7 +254,34 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
 
 async fn dispatch(store: &Store, command: Top) -> anyhow::Result<()> {
     match command {
+        Top::Serve { listen } => serve(store, listen).await,
         Top::Demo => demo::load(store).await,
+        Top::User(UserCommand::Add {
+            name,
+            role,
+            person,
+            organisation,
+            display_name,
+        }) => {
+            users::add(
+                store,
+                &name,
+                &role,
+                person.as_deref(),
+                organisation.as_deref(),
+                display_name.as_deref(),
+            )
+            .await
+        }
+        Top::Token(TokenCommand::Create { name, label }) => {
+            users::create_token(store, &name, label.as_deref()).await
+        }
+        Top::Audit(AuditCommand::Verify) => audit::verify(store).await,
+        Top::Audit(AuditCommand::List {
+            person,
+            limit,
+            json,
+        }) => audit::list(store, person.as_deref(), limit, json).await,
         Top::Person(PersonCommand::List {
             search,
             limit,
@@ -239,9 +332,10 @@ async fn dispatch(store: &Store, command: Top) -> anyhow::Result<()> {
             json,
         }) => {
             let plan_id = store.find_plan(&person).await?;
+            let system = store.system(cli_actor());
             let plan = match version {
-                Some(n) => store.version(&plan_id, n).await?,
-                None => store.current(&plan_id).await?,
+                Some(n) => system.version(&plan_id, n).await?.value,
+                None => system.current(&plan_id).await?.value,
             };
             let info = store.version_info(&plan_id, plan.version.get()).await?;
             let (latest, _) = store.head(&plan_id).await?;
@@ -258,9 +352,13 @@ async fn dispatch(store: &Store, command: Top) -> anyhow::Result<()> {
         Top::Plan(PlanCommand::History { person, json }) => {
             let plan_id = store.find_plan(&person).await?;
             let plan = store.current(&plan_id).await?;
+            let system = store.system(cli_actor());
             let mut versions = Vec::new();
             loop {
-                let page = store.history(&plan_id, versions.len() as u64, 500).await?;
+                let page = system
+                    .history(&plan_id, versions.len() as u64, 500)
+                    .await?
+                    .value;
                 if page.is_empty() {
                     break;
                 }
@@ -275,7 +373,7 @@ async fn dispatch(store: &Store, command: Top) -> anyhow::Result<()> {
         }
         Top::Plan(PlanCommand::Diff { person, a, b, json }) => {
             let plan_id = store.find_plan(&person).await?;
-            let diff = store.diff(&plan_id, a, b).await?;
+            let diff = store.system(cli_actor()).diff(&plan_id, a, b).await?.value;
             if json {
                 println!("{}", serde_json::to_string_pretty(&diff)?);
             } else {
@@ -306,7 +404,8 @@ async fn dispatch(store: &Store, command: Top) -> anyhow::Result<()> {
                 );
             }
             let committed = store
-                .apply_all(&plan_id, base, &cli_actor(), batch.commands, reason)
+                .system(cli_actor())
+                .apply(&plan_id, base, batch.commands, reason)
                 .await
                 .map_err(explain_store)?;
             let last = committed.last().expect("at least one").version();
@@ -326,6 +425,49 @@ async fn dispatch(store: &Store, command: Top) -> anyhow::Result<()> {
             }
             Ok(())
         }
+    }
+}
+
+/// Runs the service until Ctrl-C or SIGTERM, then drains requests under way.
+async fn serve(store: &Store, listen: std::net::SocketAddr) -> anyhow::Result<()> {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
+        )
+        .with_target(false)
+        .init();
+    let listener = tokio::net::TcpListener::bind(listen)
+        .await
+        .with_context(|| format!("cannot listen on {listen}"))?;
+    let address = listener.local_addr()?;
+    // Cookies are Secure unless the service is on plain HTTP on this machine only.
+    let secure = !address.ip().is_loopback();
+    tracing::info!(%address, "careplan is listening");
+    println!("careplan is listening on http://{address}");
+    let state = careplan_server::AppState::new(store.clone(), secure);
+    careplan_server::serve(listener, state, shutdown_signal()).await?;
+    tracing::info!("careplan stopped");
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = terminate => {},
     }
 }
 

@@ -7,6 +7,7 @@ use careplan_model::{
     AgreedBy, AgreementOutcome, ChangeKind, ConsentScope, Goal, HasMeta, ItemId, ItemKind, Plan,
     PlanDiff, Target, VersionNumber, describe,
 };
+use careplan_store::handle::HistoryEntry;
 use careplan_store::{PersonSummary, VersionInfo};
 use serde_json::{Map, Value, json};
 
@@ -550,7 +551,7 @@ pub fn people(people: &[PersonSummary]) -> String {
     out
 }
 
-pub fn history(plan: &Plan, versions: &[VersionInfo]) -> String {
+pub fn history(plan: &Plan, versions: &[HistoryEntry]) -> String {
     let mut out = String::new();
     let _ = writeln!(
         out,
@@ -571,7 +572,7 @@ pub fn history(plan: &Plan, versions: &[VersionInfo]) -> String {
             v.number,
             when(&v.at),
             who,
-            v.command.summary()
+            v.summary
         );
     }
     out

@@ -167,3 +167,129 @@ pub fn redact(plan: &Plan, withheld: &Withheld) -> Plan {
     }
     out
 }
+
+/// The sections a command reads from or writes to, judged against the plan it applies to.
+/// Used to keep a viewer from changing what they may not see, and to withhold history entries
+/// about withheld sections.
+pub fn sections_touched(command: &crate::command::Command, plan: &Plan) -> BTreeSet<Section> {
+    use crate::command::Command::*;
+    use crate::comment::Target;
+    let of_id = |id: &crate::values::ItemId| {
+        plan.kind_of(id)
+            .and_then(|kind| plan.section_of(&crate::plan::ItemKey::new(kind, id.clone())))
+    };
+    let of_target = |t: &Target| match t {
+        Target::Plan => None,
+        Target::Section { section } => Some(*section),
+        Target::Item { item } => of_id(item),
+    };
+    let mut out = BTreeSet::new();
+    let mut add = |s: Option<Section>| {
+        if let Some(s) = s {
+            out.insert(s);
+        }
+    };
+    match command {
+        CreatePlan { .. } | UpdatePerson { .. } | SetPlanStatus { .. } | SetReviewDate { .. } => {}
+        SetConsentPreference { .. } => {}
+        AddCareTeamMember { .. } => add(Some(Section::CareTeam)),
+        AddStrength { .. } | EditStrength { .. } => add(Some(Section::Strengths)),
+        AddNeed { .. } | EditNeed { .. } => add(Some(Section::Needs)),
+        AddConcern { .. } | EditConcern { .. } => add(Some(Section::Concerns)),
+        AddProblem { .. } | EditProblem { .. } => add(Some(Section::Problems)),
+        AddGoal {
+            addresses,
+            strengths,
+            ..
+        } => {
+            add(Some(Section::Goals));
+            addresses
+                .iter()
+                .chain(strengths)
+                .for_each(|id| add(of_id(id)));
+        }
+        EditGoal {
+            id,
+            addresses,
+            strengths,
+            ..
+        } => {
+            add(of_id(id));
+            addresses
+                .iter()
+                .flatten()
+                .chain(strengths.iter().flatten())
+                .for_each(|id| add(of_id(id)));
+        }
+        RankGoals { .. } => add(Some(Section::Goals)),
+        ReviewGoal { id, .. } => add(of_id(id)),
+        ArchiveGoal {
+            id, move_actions, ..
+        } => {
+            add(of_id(id));
+            if !move_actions.is_empty() {
+                add(Some(Section::Actions));
+            }
+            if plan.actions.values().any(|a| a.goal == *id) {
+                add(Some(Section::Actions));
+            }
+        }
+        AddAction { goal, .. } => {
+            add(Some(Section::Actions));
+            add(of_id(goal));
+        }
+        EditAction { id, goal, .. } => {
+            add(of_id(id));
+            if let Some(goal) = goal {
+                add(of_id(goal));
+            }
+        }
+        CompleteAction { id } => add(of_id(id)),
+        RecordOutcome { goal, .. } => {
+            add(Some(Section::Outcomes));
+            add(of_id(goal));
+        }
+        RecordProgress { goal, .. } => add(of_id(goal).or(Some(Section::Goals))),
+        AddComment { target, .. } | AddAttachment { target, .. } | AddHyperlink { target, .. } => {
+            add(of_target(target))
+        }
+        RecordAgreement { .. } => add(Some(Section::Agreement)),
+        SetCapacitySupport { .. }
+        | RecordCapacityAssessment { .. }
+        | RecordBestInterestDecision { .. } => add(Some(Section::Capacity)),
+        SetFundingSource { .. } => add(Some(Section::Funding)),
+        Archive { id, .. } | Restore { id } => add(of_id(id)),
+    }
+    out
+}
+
+/// Whether someone acting in `role` may issue `command` at all (before consent and membership).
+///
+/// Practitioners and the system write the plan. The person and their representative comment,
+/// report progress, agree the plan and set who may see it; a carer comments and reports
+/// progress. An agreement must be recorded as given by whoever records it: the person's own, or
+/// the representative's. Data controllers release records and administrators manage accounts:
+/// neither changes plans.
+pub fn may_command(role: Role, command: &crate::command::Command) -> bool {
+    use crate::agreement::{AgreedBy, AgreementOutcome};
+    use crate::command::Command::*;
+    match role {
+        Role::System | Role::Practitioner => !matches!(command, CreatePlan { .. }),
+        Role::Person | Role::Representative => {
+            let own_agreement = match command {
+                RecordAgreement {
+                    outcome: AgreementOutcome::Agreed { by },
+                    ..
+                } => matches!(by, AgreedBy::Person) == (role == Role::Person),
+                _ => false,
+            };
+            own_agreement
+                || matches!(
+                    command,
+                    AddComment { .. } | RecordProgress { .. } | SetConsentPreference { .. }
+                )
+        }
+        Role::Carer => matches!(command, AddComment { .. } | RecordProgress { .. }),
+        Role::DataController | Role::Administrator => false,
+    }
+}

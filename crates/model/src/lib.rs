@@ -27,7 +27,9 @@ pub mod plan;
 pub mod strength;
 pub mod values;
 
-pub use access::{Access, Denial, Release, Requester, decide, redact};
+pub use access::{
+    Access, Denial, Release, Requester, decide, may_command, redact, sections_touched,
+};
 pub use action::{Action, ActionStatus, Performer, PerformerKind};
 pub use agreement::{
     AgreedBy, Agreement, AgreementOutcome, BestInterestDecision, CapacityAssessment,

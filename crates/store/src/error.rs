@@ -24,8 +24,34 @@ pub enum StoreError {
     /// Another plan already has this NHS number.
     #[error("A person with NHS number {0} already has a plan")]
     DuplicatePerson(String),
+    /// The requester may not do this; the sentence says why.
+    #[error("{0}")]
+    Forbidden(String),
     #[error("{0}")]
     Config(String),
+    /// A username outside the allowed alphabet or length.
+    #[error(
+        "“{0}” is not a valid username: use 1 to 64 lower-case letters, digits, dots, hyphens or underscores"
+    )]
+    InvalidUsername(String),
+    /// A password too short (or absurdly long).
+    #[error("A password must be between {min} and {max} characters long")]
+    InvalidPassword { min: usize, max: usize },
+    /// An account, token or identity that breaks a rule; the text is the sentence.
+    #[error("{0}")]
+    InvalidAccount(String),
+    #[error("An account named “{0}” already exists")]
+    DuplicateAccount(String),
+    #[error("No account “{0}” was found")]
+    NoSuchAccount(String),
+    #[error("The account “{0}” is disabled")]
+    AccountDisabled(String),
+    /// An account was to be linked to a person who has no plan here.
+    #[error("No person with id “{0}” has a plan")]
+    NoSuchPerson(String),
+    /// Hashing, random bytes or a blocking task failed: never bad input.
+    #[error("A secret could not be made or checked: {0}")]
+    Secret(String),
     /// Stored data could not be read back: a bug or damage, never bad input.
     #[error("The stored plan could not be read: {0}")]
     Corrupt(String),

@@ -5,8 +5,11 @@
 //! interval of versions (`valid_from` ≤ v < `valid_to`), so a version costs the rows it changed,
 //! and any version is read with the same indexed query as the current one.
 
+pub mod accounts;
+pub mod audit;
 mod encoding;
 mod error;
+pub mod handle;
 mod ids;
 mod read;
 mod write;
@@ -179,6 +182,12 @@ impl Store {
                     .await?
             }
         }
+        Ok(())
+    }
+
+    /// Checks the database answers (readiness).
+    pub async fn ping(&self) -> Result<(), StoreError> {
+        sqlx::query("SELECT 1").execute(&self.reader).await?;
         Ok(())
     }
 

@@ -237,13 +237,24 @@ impl Store {
         Ok(careplan_model::diff(&from, &to))
     }
 
-    /// People with plans, by family name then given name. `search` matches the start of either
-    /// name (case-insensitive) or a whole NHS number.
+    /// People with plans, by family name then given name. `search` matches part of a name
+    /// (case-insensitive) or a whole NHS number.
     pub async fn people(
         &self,
         search: Option<&str>,
         limit: u32,
         offset: u32,
+    ) -> Result<Vec<PersonSummary>, StoreError> {
+        self.people_in(search, limit, offset, &PeopleScope::All)
+            .await
+    }
+
+    pub(crate) async fn people_in(
+        &self,
+        search: Option<&str>,
+        limit: u32,
+        offset: u32,
+        scope: &PeopleScope,
     ) -> Result<Vec<PersonSummary>, StoreError> {
         let (pattern, nhs) = match search.map(str::trim).filter(|s| !s.is_empty()) {
             None => ("%".to_owned(), None),
@@ -252,17 +263,29 @@ impl Store {
                 NhsNumber::parse(s).ok(),
             ),
         };
-        let rows = sqlx::query(
+        let (restriction, key) = match scope {
+            PeopleScope::All => ("", None),
+            PeopleScope::Member(account) => (
+                "AND id IN (SELECT plan_id FROM plan_members WHERE account = $5)",
+                Some(account),
+            ),
+            PeopleScope::Person(person) => ("AND person_id = $5", Some(person)),
+        };
+        let sql = format!(
             "SELECT id, person_id, given_name, family_name, date_of_birth, nhs_number, version, updated_at \
-             FROM plans WHERE search_name LIKE $1 OR nhs_number = $2 \
-             ORDER BY family_name, given_name, id LIMIT $3 OFFSET $4",
-        )
-        .bind(pattern)
-        .bind(nhs.map(|n| n.as_str().to_owned()))
-        .bind(i64::from(limit))
-        .bind(i64::from(offset))
-        .fetch_all(&self.reader)
-        .await?;
+             FROM plans WHERE (search_name LIKE $1 OR nhs_number = $2) {restriction} \
+             ORDER BY family_name, given_name, id LIMIT $3 OFFSET $4"
+        );
+        // The SQL is one of three fixed texts; every value is a bound parameter.
+        let mut query = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(pattern)
+            .bind(nhs.map(|n| n.as_str().to_owned()))
+            .bind(i64::from(limit))
+            .bind(i64::from(offset));
+        if let Some(key) = key {
+            query = query.bind(key.clone());
+        }
+        let rows = query.fetch_all(&self.reader).await?;
         rows.iter()
             .map(|row| {
                 Ok(PersonSummary {
@@ -278,4 +301,14 @@ impl Store {
             })
             .collect()
     }
+}
+
+/// Whose people a listing may include.
+#[derive(Debug, Clone)]
+pub(crate) enum PeopleScope {
+    All,
+    /// Plans whose care team includes this account.
+    Member(String),
+    /// The plan of this person only.
+    Person(String),
 }

@@ -9,6 +9,7 @@ use careplan_model::{
 use sqlx::AnyConnection;
 use time::OffsetDateTime;
 
+use crate::audit::{AuditEntry, AuditOutcome, action, append_in};
 use crate::encoding::{COMMAND_FORMAT, ITEM_FORMAT, encode_command, encode_item, to_i64};
 use crate::ids::{new_item_id, new_person_id, new_plan_id};
 use crate::read::{head, load};
@@ -43,7 +44,7 @@ fn search_name(person: &Person) -> String {
 }
 
 impl Store {
-    async fn begin(&self) -> Result<sqlx::Transaction<'static, sqlx::Any>, StoreError> {
+    pub(crate) async fn begin(&self) -> Result<sqlx::Transaction<'static, sqlx::Any>, StoreError> {
         Ok(match self.backend {
             // IMMEDIATE takes the write lock at once, so two processes never both read a
             // version and then race to write the next one.
@@ -98,6 +99,8 @@ impl Store {
             reason.as_ref(),
         )
         .await?;
+        let audit = version_audit(action::CREATE_PLAN, actor, &applied.plan, &command);
+        append_in(&mut tx, self.backend, &[audit], stamp.at).await?;
         tx.commit().await?;
         self.heads.put(applied.plan.clone());
         Ok(Committed {
@@ -259,6 +262,18 @@ impl Store {
             .await?;
             before = &c.plan;
         }
+        let audit: Vec<AuditEntry> = committed
+            .iter()
+            .zip(&stored)
+            .map(|(c, (command, _))| version_audit(action::WRITE, actor, &c.plan, command))
+            .collect();
+        append_in(&mut tx, self.backend, &audit, last.last_updated).await?;
+        if committed
+            .iter()
+            .any(|c| c.changed.iter().any(|k| k.kind == ItemKind::CareTeamMember))
+        {
+            sync_members(&mut tx, last).await?;
+        }
         tx.commit().await?;
         self.heads.put(last.clone());
         Ok(committed)
@@ -283,6 +298,41 @@ impl Store {
             None => Ok(()),
         }
     }
+}
+
+/// The audit entry for a committed version: who, which plan, person and version, and the
+/// command's name.
+fn version_audit(what: &str, actor: &Actor, plan: &Plan, command: &Command) -> AuditEntry {
+    AuditEntry {
+        plan_id: Some(plan.id.clone()),
+        person_id: Some(plan.details.person_id.clone()),
+        version: Some(plan.version),
+        detail: command.name().to_owned(),
+        ..AuditEntry::new(actor, what, AuditOutcome::Allowed)
+    }
+}
+
+/// Rewrites the plan's `plan_members` rows from its active care-team items that name an account,
+/// so caseloads follow the plan in the same transaction as the change.
+async fn sync_members(conn: &mut AnyConnection, plan: &Plan) -> Result<(), StoreError> {
+    sqlx::query("DELETE FROM plan_members WHERE plan_id = $1")
+        .bind(plan.id.as_str())
+        .execute(&mut *conn)
+        .await?;
+    let accounts: std::collections::BTreeSet<&str> = plan
+        .care_team
+        .values()
+        .filter(|m| m.meta.is_active())
+        .filter_map(|m| m.account.as_ref().map(|a| a.as_str()))
+        .collect();
+    for account in accounts {
+        sqlx::query("INSERT INTO plan_members (account, plan_id) VALUES ($1, $2)")
+            .bind(account)
+            .bind(plan.id.as_str())
+            .execute(&mut *conn)
+            .await?;
+    }
+    Ok(())
 }
 
 /// Appends one version: its row, and for each changed item, moves the item's previous state to

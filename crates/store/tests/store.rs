@@ -394,19 +394,40 @@ async fn a_bad_database_url_is_one_clear_sentence() {
 
 #[tokio::test]
 async fn two_processes_writing_one_plan_never_apply_to_a_stale_head() {
-    for db in [Some(TestDb::sqlite()), TestDb::postgres().await].into_iter().flatten() {
+    for db in [Some(TestDb::sqlite()), TestDb::postgres().await]
+        .into_iter()
+        .flatten()
+    {
         // Two handles with their own head caches stand for two processes.
         let (a, b) = (db.open().await, db.open().await);
         let nurse = actor("Two", Role::Practitioner);
-        let plan = a.create_plan(&nurse, person_without_nhs(7), None).await.unwrap().plan;
-        let strength = |n: u32| cmd(json!({"type": "add_strength", "description": format!("strength {n}")}));
-        a.apply(&plan.id, v(1), &nurse, strength(1), None).await.unwrap();
-        b.apply(&plan.id, v(2), &nurse, strength(2), None).await.unwrap();
+        let plan = a
+            .create_plan(&nurse, person_without_nhs(7), None)
+            .await
+            .unwrap()
+            .plan;
+        let strength =
+            |n: u32| cmd(json!({"type": "add_strength", "description": format!("strength {n}")}));
+        a.apply(&plan.id, v(1), &nurse, strength(1), None)
+            .await
+            .unwrap();
+        b.apply(&plan.id, v(2), &nurse, strength(2), None)
+            .await
+            .unwrap();
         // `a` still caches version 2; a write based on it must be refused…
-        let err = a.apply(&plan.id, v(2), &nurse, strength(3), None).await.unwrap_err();
-        assert!(matches!(err, StoreError::Conflict { current, .. } if current == v(3)), "{err}");
+        let err = a
+            .apply(&plan.id, v(2), &nurse, strength(3), None)
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(err, StoreError::Conflict { current, .. } if current == v(3)),
+            "{err}"
+        );
         // …and a write based on the real head reads the plan afresh and keeps b's change.
-        let c = a.apply(&plan.id, v(3), &nurse, strength(4), None).await.unwrap();
+        let c = a
+            .apply(&plan.id, v(3), &nurse, strength(4), None)
+            .await
+            .unwrap();
         assert_eq!(c.plan.strengths.len(), 3);
         assert_eq!(b.current(&plan.id).await.unwrap(), c.plan);
         a.close().await;

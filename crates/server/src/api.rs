@@ -1,0 +1,451 @@
+//! The JSON API under `/api/v1`: people, plans, versions, diffs, commands, releases, the audit
+//! trail and sign-in. Every plan read and write goes through the store's requester-bound handle.
+
+use axum::extract::{ConnectInfo, Path, Query, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use careplan_model::{
+    Audience, Command, ConsentScope, Person, PlanId, Text, Timestamp, VersionNumber,
+};
+use careplan_store::audit::AuditFilter;
+use careplan_store::handle::Handle;
+use serde::Deserialize;
+use serde_json::{Value, json};
+use std::net::SocketAddr;
+
+use crate::AppState;
+use crate::extract::{Json, SESSION_COOKIE, Signed, cookie};
+use crate::problem::{ApiResult, Problem};
+
+/// The most items a list returns, whatever `limit` asks for.
+const MAX_PAGE: u32 = 500;
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Page {
+    #[serde(default)]
+    q: Option<String>,
+    #[serde(default)]
+    limit: Option<u32>,
+    #[serde(default)]
+    offset: Option<u32>,
+}
+
+fn handle(state: &AppState, account: &Signed) -> Handle {
+    state.store.handle(account.0.requester(), account.0.actor())
+}
+
+async fn plan_id(state: &AppState, key: &str) -> ApiResult<PlanId> {
+    Ok(state.store.find_plan(key).await?)
+}
+
+fn etag(version: VersionNumber) -> HeaderValue {
+    HeaderValue::from_str(&format!("W/\"{version}\"")).expect("ascii")
+}
+
+/// The version named by `If-Match` (`W/"12"`, `"12"` or `12`); 428 without one.
+fn if_match(headers: &HeaderMap) -> ApiResult<VersionNumber> {
+    let raw = headers
+        .get(header::IF_MATCH)
+        .and_then(|v| v.to_str().ok())
+        .map(str::trim)
+        .ok_or_else(Problem::precondition_required)?;
+    let number = raw.trim_start_matches("W/").trim_matches('"');
+    number
+        .parse::<u64>()
+        .ok()
+        .and_then(|n| VersionNumber::new(n).ok())
+        .ok_or_else(|| {
+            Problem::bad_request(format!(
+                "If-Match must name one version of the plan, such as W/\"12\", not {raw}"
+            ))
+        })
+}
+
+// ----- people ---------------------------------------------------------------------------------
+
+pub async fn list_people(
+    State(state): State<AppState>,
+    account: Signed,
+    Query(page): Query<Page>,
+) -> ApiResult<Response> {
+    let limit = page.limit.unwrap_or(50).clamp(1, MAX_PAGE);
+    let offset = page.offset.unwrap_or(0);
+    let people = handle(&state, &account)
+        .people(page.q.as_deref(), limit + 1, offset)
+        .await?;
+    let more = people.len() > limit as usize;
+    let items: Vec<_> = people.into_iter().take(limit as usize).collect();
+    let next = more.then(|| format!("/api/v1/people?limit={limit}&offset={}", offset + limit));
+    Ok(Json_(json!({ "items": items, "next": next })).into_response())
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NewPerson {
+    person: Person,
+}
+
+pub async fn create_person(
+    State(state): State<AppState>,
+    account: Signed,
+    Json(body): Json<NewPerson>,
+) -> ApiResult<Response> {
+    let committed = handle(&state, &account).create_person(body.person).await?;
+    let person_id = committed.plan.details.person_id.to_string();
+    let mut response = (
+        StatusCode::CREATED,
+        Json_(json!({
+            "person_id": person_id,
+            "plan_id": committed.plan.id,
+            "version": committed.version(),
+        })),
+    )
+        .into_response();
+    let headers = response.headers_mut();
+    headers.insert(header::ETAG, etag(committed.version()));
+    if let Ok(location) = HeaderValue::from_str(&format!("/api/v1/people/{person_id}/plan")) {
+        headers.insert(header::LOCATION, location);
+    }
+    Ok(response)
+}
+
+// ----- plans ----------------------------------------------------------------------------------
+
+pub async fn current_plan(
+    State(state): State<AppState>,
+    account: Signed,
+    Path(person): Path<String>,
+) -> ApiResult<Response> {
+    let id = plan_id(&state, &person).await?;
+    let viewed = handle(&state, &account).current(&id).await?;
+    let version = viewed.value.version;
+    let body = crate::json::plan(
+        &viewed.value,
+        version,
+        &viewed.withheld,
+        &viewed.releases_used,
+    );
+    let mut response = Json_(body).into_response();
+    response.headers_mut().insert(header::ETAG, etag(version));
+    Ok(response)
+}
+
+pub async fn plan_version(
+    State(state): State<AppState>,
+    account: Signed,
+    Path((person, number)): Path<(String, u64)>,
+) -> ApiResult<Response> {
+    let id = plan_id(&state, &person).await?;
+    let h = handle(&state, &account);
+    let viewed = h.version(&id, number).await?;
+    let (latest, _) = state.store.head(&id).await?;
+    let body = crate::json::plan(
+        &viewed.value,
+        latest,
+        &viewed.withheld,
+        &viewed.releases_used,
+    );
+    Ok(Json_(body).into_response())
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HistoryPage {
+    #[serde(default)]
+    after: Option<u64>,
+    #[serde(default)]
+    limit: Option<u32>,
+}
+
+pub async fn plan_history(
+    State(state): State<AppState>,
+    account: Signed,
+    Path(person): Path<String>,
+    Query(page): Query<HistoryPage>,
+) -> ApiResult<Response> {
+    let id = plan_id(&state, &person).await?;
+    let limit = page.limit.unwrap_or(100).clamp(1, MAX_PAGE);
+    let after = page.after.unwrap_or(0);
+    let viewed = handle(&state, &account)
+        .history(&id, after, limit + 1)
+        .await?;
+    let more = viewed.value.len() > limit as usize;
+    let items: Vec<_> = viewed.value.into_iter().take(limit as usize).collect();
+    let next = more
+        .then(|| {
+            items.last().map(|v| {
+                format!(
+                    "/api/v1/people/{person}/plan/versions?after={}&limit={limit}",
+                    v.number
+                )
+            })
+        })
+        .flatten();
+    Ok(Json_(json!({ "items": items, "withheld": viewed.withheld, "next": next })).into_response())
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DiffQuery {
+    from: u64,
+    to: u64,
+}
+
+pub async fn plan_diff(
+    State(state): State<AppState>,
+    account: Signed,
+    Path(person): Path<String>,
+    Query(q): Query<DiffQuery>,
+) -> ApiResult<Response> {
+    let id = plan_id(&state, &person).await?;
+    let viewed = handle(&state, &account).diff(&id, q.from, q.to).await?;
+    Ok(Json_(json!({ "diff": viewed.value, "withheld": viewed.withheld })).into_response())
+}
+
+pub async fn apply_commands(
+    State(state): State<AppState>,
+    account: Signed,
+    Path(person): Path<String>,
+    headers: HeaderMap,
+    Json(body): Json<Value>,
+) -> ApiResult<Response> {
+    let base = if_match(&headers)?;
+    let (commands, reason) = read_commands(body)?;
+    let id = plan_id(&state, &person).await?;
+    let committed = handle(&state, &account)
+        .apply(&id, base, commands, reason)
+        .await?;
+    let last = committed.last().expect("at least one");
+    let versions: Vec<u64> = committed.iter().map(|c| c.version().get()).collect();
+    let mut response =
+        Json_(json!({ "plan_id": id, "versions": versions, "version": last.version() }))
+            .into_response();
+    response
+        .headers_mut()
+        .insert(header::ETAG, etag(last.version()));
+    Ok(response)
+}
+
+/// Reads `{"commands": [...], "reason": ...}` or a single command, naming the failing field.
+fn read_commands(body: Value) -> ApiResult<(Vec<Command>, Option<Text>)> {
+    let read = |v: Value, at: String| {
+        serde_path_to_error::deserialize::<_, Command>(v).map_err(|e| {
+            let path = e.path().to_string();
+            let place = if path == "." {
+                at.clone()
+            } else {
+                format!("{at}{path}")
+            };
+            Problem::bad_request(format!(
+                "The command at {place} cannot be used: {}",
+                e.inner()
+            ))
+        })
+    };
+    match body {
+        Value::Object(mut map) if map.contains_key("commands") => {
+            let reason =
+                match map.remove("reason") {
+                    None | Some(Value::Null) => None,
+                    Some(Value::String(s)) => Some(Text::new(&s).map_err(|e| {
+                        Problem::bad_request(format!("The reason is not valid: {e}"))
+                    })?),
+                    Some(_) => return Err(Problem::bad_request("The reason must be text")),
+                };
+            let Some(Value::Array(items)) = map.remove("commands") else {
+                return Err(Problem::bad_request("commands must be a list of commands"));
+            };
+            if let Some(extra) = map.keys().next() {
+                return Err(Problem::bad_request(format!(
+                    "Unknown field “{extra}”: send commands and, optionally, reason"
+                )));
+            }
+            if items.is_empty() {
+                return Err(Problem::bad_request(
+                    "commands is empty, so there is nothing to change",
+                ));
+            }
+            let commands = items
+                .into_iter()
+                .enumerate()
+                .map(|(i, v)| read(v, format!("commands[{i}]")))
+                .collect::<ApiResult<Vec<_>>>()?;
+            Ok((commands, reason))
+        }
+        other => Ok((vec![read(other, String::new())?], None)),
+    }
+}
+
+// ----- releases and the audit trail -------------------------------------------------------------
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NewRelease {
+    scope: ConsentScope,
+    audience: Audience,
+    reason: Text,
+    expires_at: Timestamp,
+}
+
+pub async fn create_release(
+    State(state): State<AppState>,
+    account: Signed,
+    Path(person): Path<String>,
+    Json(body): Json<NewRelease>,
+) -> ApiResult<Response> {
+    let id = plan_id(&state, &person).await?;
+    let release = handle(&state, &account)
+        .release(&id, body.scope, body.audience, body.reason, body.expires_at)
+        .await?;
+    Ok((
+        StatusCode::CREATED,
+        Json_(serde_json::to_value(release).unwrap_or(Value::Null)),
+    )
+        .into_response())
+}
+
+pub async fn list_releases(
+    State(state): State<AppState>,
+    account: Signed,
+    Path(person): Path<String>,
+) -> ApiResult<Response> {
+    let id = plan_id(&state, &person).await?;
+    let releases = handle(&state, &account).releases(&id).await?;
+    Ok(Json_(json!({ "items": releases })).into_response())
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AuditQuery {
+    #[serde(default)]
+    person: Option<String>,
+    #[serde(default)]
+    after: Option<u64>,
+    #[serde(default)]
+    limit: Option<u32>,
+}
+
+/// The audit trail: all of it for a data controller; for the person and their representative,
+/// the entries about their own plan (who read it, and every use of a release).
+pub async fn audit_trail(
+    State(state): State<AppState>,
+    account: Signed,
+    Query(q): Query<AuditQuery>,
+) -> ApiResult<Response> {
+    use careplan_model::Role;
+    let requester = account.0.requester();
+    let plan = match &q.person {
+        Some(p) => Some(plan_id(&state, p).await?),
+        None => None,
+    };
+    match requester.role {
+        Role::DataController | Role::System => {}
+        Role::Person | Role::Representative => {
+            let own = match (&plan, &requester.person) {
+                (Some(plan), Some(person)) => {
+                    state.store.current(plan).await?.details.person_id == *person
+                }
+                _ => false,
+            };
+            if !own {
+                return Err(Problem::forbidden(
+                    "You may see the audit trail of your own plan only: add ?person= with your NHS number",
+                ));
+            }
+        }
+        _ => {
+            return Err(Problem::forbidden(
+                "Only a data controller, or the person about their own plan, may see the audit trail",
+            ));
+        }
+    }
+    let limit = q.limit.unwrap_or(100).clamp(1, MAX_PAGE);
+    let records = state
+        .store
+        .audit_records(AuditFilter {
+            plan_id: plan,
+            after_seq: q.after.unwrap_or(0),
+            limit,
+            ..AuditFilter::default()
+        })
+        .await?;
+    Ok(Json_(json!({ "items": records })).into_response())
+}
+
+// ----- sign-in --------------------------------------------------------------------------------
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Login {
+    username: String,
+    password: String,
+}
+
+/// Signs in with a username and password: sets the session cookie (HttpOnly, SameSite=Strict,
+/// Secure unless the service runs on plain loopback HTTP) and returns the CSRF token that
+/// unsafe requests must echo in `X-CSRF-Token`.
+pub async fn login(
+    State(state): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    Json(body): Json<Login>,
+) -> ApiResult<Response> {
+    let username = body.username.trim().to_lowercase();
+    let address = Some(peer.ip());
+    if let Err(blocked) = state
+        .limiter
+        .check(&username, address, std::time::Instant::now())
+    {
+        return Err(Problem::too_many_requests(blocked.to_string()));
+    }
+    let Some(account) = state.store.authenticate(&username, &body.password).await? else {
+        state
+            .limiter
+            .record_failure(&username, address, std::time::Instant::now());
+        return Err(Problem::new(
+            StatusCode::UNAUTHORIZED,
+            "/problems/sign-in-failed",
+            "Sign-in failed",
+            "The username or password is not right",
+        ));
+    };
+    state.limiter.record_success(&username);
+    let (session, csrf) = state
+        .store
+        .create_session(&account.id, state.session_ttl)
+        .await?;
+    let secure = if state.secure_cookies { "; Secure" } else { "" };
+    let cookie_value = format!(
+        "{SESSION_COOKIE}={session}; Path=/; HttpOnly; SameSite=Strict; Max-Age={}{secure}",
+        state.session_ttl.as_secs()
+    );
+    let mut response = Json_(json!({ "account": account, "csrf_token": csrf })).into_response();
+    if let Ok(v) = HeaderValue::from_str(&cookie_value) {
+        response.headers_mut().insert(header::SET_COOKIE, v);
+    }
+    Ok(response)
+}
+
+pub async fn logout(
+    State(state): State<AppState>,
+    _account: Signed,
+    request: axum::extract::Request,
+) -> ApiResult<Response> {
+    let (parts, _) = request.into_parts();
+    if let Some(session) = cookie(&parts, SESSION_COOKIE) {
+        state.store.end_session(&session).await?;
+    }
+    let mut response = StatusCode::NO_CONTENT.into_response();
+    response.headers_mut().insert(
+        header::SET_COOKIE,
+        HeaderValue::from_static("careplan_session=; Path=/; HttpOnly; SameSite=Strict; Max-Age=0"),
+    );
+    Ok(response)
+}
+
+pub async fn me(account: Signed) -> ApiResult<Response> {
+    Ok(Json_(serde_json::to_value(&account.0).unwrap_or(Value::Null)).into_response())
+}
+
+/// axum's JSON response (our `Json` is the extractor).
+pub use axum::Json as Json_;

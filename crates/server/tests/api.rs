@@ -1,0 +1,522 @@
+//! Black-box tests of the HTTP service: the real server on a random loopback port, a fresh
+//! SQLite store, and accounts for each role; everything asserted through HTTP.
+
+use careplan_model::{PersonId, Role};
+use careplan_server::AppState;
+use careplan_store::Store;
+use careplan_store::accounts::NewAccount;
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+
+struct App {
+    base: String,
+    store: Store,
+    http: reqwest::Client,
+    _dir: tempfile::TempDir,
+    _stop: tokio::sync::oneshot::Sender<()>,
+}
+
+/// Starts the service on 127.0.0.1:0 with an empty store.
+async fn spawn_app() -> App {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open_data_dir(dir.path()).await.unwrap();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let state = AppState::new(store.clone(), false);
+    tokio::spawn(careplan_server::serve(listener, state, async {
+        let _ = stopped.await;
+    }));
+    App {
+        base,
+        store,
+        http: reqwest::Client::new(),
+        _dir: dir,
+        _stop: stop,
+    }
+}
+
+impl App {
+    /// Adds an account and returns a bearer token for it.
+    async fn account(
+        &self,
+        username: &str,
+        role: Role,
+        person: Option<&PersonId>,
+        organisation: Option<&str>,
+    ) -> String {
+        self.store
+            .create_account(NewAccount {
+                username: username.into(),
+                display_name: None,
+                role,
+                person_id: person.cloned(),
+                organisation: organisation.map(str::to_owned),
+                password: Some(format!("{username}-password-long")),
+            })
+            .await
+            .unwrap();
+        self.store.create_token(username, "tests").await.unwrap().0
+    }
+
+    async fn get(
+        &self,
+        token: &str,
+        path: &str,
+    ) -> (StatusCode, Value, reqwest::header::HeaderMap) {
+        let r = self
+            .http
+            .get(format!("{}{path}", self.base))
+            .bearer_auth(token)
+            .send()
+            .await
+            .unwrap();
+        let (status, headers) = (r.status(), r.headers().clone());
+        (status, r.json().await.unwrap_or(Value::Null), headers)
+    }
+
+    async fn post(
+        &self,
+        token: &str,
+        path: &str,
+        if_match: Option<u64>,
+        body: Value,
+    ) -> (StatusCode, Value) {
+        let mut req = self
+            .http
+            .post(format!("{}{path}", self.base))
+            .bearer_auth(token)
+            .json(&body);
+        if let Some(v) = if_match {
+            req = req.header("If-Match", format!("W/\"{v}\""));
+        }
+        let r = req.send().await.unwrap();
+        let status = r.status();
+        if status.is_client_error() || status.is_server_error() {
+            assert_eq!(
+                r.headers()
+                    .get("content-type")
+                    .and_then(|v| v.to_str().ok()),
+                Some("application/problem+json"),
+                "errors are problem+json"
+            );
+        }
+        (status, r.json().await.unwrap_or(Value::Null))
+    }
+}
+
+/// A practitioner creates a person (joining the care team) and builds a small plan.
+async fn nurse_with_plan(app: &App) -> (String, String, u64) {
+    let nurse = app
+        .account("nurse", Role::Practitioner, None, Some("Community Nursing"))
+        .await;
+    let (status, created) = app
+        .post(
+            &nurse,
+            "/api/v1/people",
+            None,
+            json!({"person": {"given_name": "Ada", "family_name": "Lovelace",
+            "date_of_birth": "1950-12-10", "nhs_number": "943 476 5919"}}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{created}");
+    let person = created["person_id"].as_str().unwrap().to_owned();
+    let version = created["version"].as_u64().unwrap();
+    let (status, body) = app
+        .post(&nurse, &format!("/api/v1/people/{person}/plan/commands"), Some(version), json!({"commands": [
+            {"type": "add_need", "id": "need-1", "description": "To get out more"},
+            {"type": "add_concern", "id": "concern-1", "description": "Damp flat", "raised_by": "person", "domain": "social"},
+            {"type": "add_goal", "id": "goal-1", "description": "Visit the library weekly", "priority": 7, "addresses": ["need-1"]}
+        ], "reason": "First visit"}))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    (nurse, person, body["version"].as_u64().unwrap())
+}
+
+#[tokio::test]
+async fn health_readiness_and_metrics_answer() {
+    let app = spawn_app().await;
+    let r = app
+        .http
+        .get(format!("{}/health", app.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    let r = app
+        .http
+        .get(format!("{}/ready", app.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.json::<Value>().await.unwrap()["status"], "ready");
+    let r = app
+        .http
+        .get(format!("{}/metrics", app.base))
+        .send()
+        .await
+        .unwrap();
+    assert!(
+        r.text()
+            .await
+            .unwrap()
+            .contains("careplan_http_requests_total")
+    );
+}
+
+#[tokio::test]
+async fn csp1_requests_without_a_valid_token_are_refused() {
+    let app = spawn_app().await;
+    let r = app
+        .http
+        .get(format!("{}/api/v1/people", app.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
+    let (status, body, _) = app.get("cpt_not-a-token", "/api/v1/people").await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    assert_eq!(body["type"], "/problems/sign-in-required");
+}
+
+#[tokio::test]
+async fn csp15_plan_reads_carry_etags_and_writes_need_if_match() {
+    let app = spawn_app().await;
+    let (nurse, person, version) = nurse_with_plan(&app).await;
+    let path = format!("/api/v1/people/{person}/plan");
+    let (status, plan, headers) = app.get(&nurse, &path).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(headers["etag"], format!("W/\"{version}\"").as_str());
+    assert_eq!(plan["items"]["goals"]["goal-1"]["priority"], 7);
+
+    let commands = format!("{path}/commands");
+    let strength = json!({"type": "add_strength", "description": "Reads a lot"});
+    let (status, body) = app.post(&nurse, &commands, None, strength.clone()).await;
+    assert_eq!(
+        (status, body["type"].as_str()),
+        (
+            StatusCode::PRECONDITION_REQUIRED,
+            Some("/problems/if-match-required")
+        )
+    );
+    let (status, body) = app
+        .post(&nurse, &commands, Some(version - 1), strength.clone())
+        .await;
+    assert_eq!(status, StatusCode::PRECONDITION_FAILED);
+    assert_eq!(body["current_version"], version);
+    let (status, body) = app.post(&nurse, &commands, Some(version), strength).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["version"], version + 1);
+
+    // History, an old version and a diff.
+    let (_, history, _) = app.get(&nurse, &format!("{path}/versions")).await;
+    let items = history["items"].as_array().unwrap();
+    assert_eq!(items.len() as u64, version + 1);
+    assert_eq!(items.last().unwrap()["command"]["type"], "add_strength");
+    let (status, old, _) = app.get(&nurse, &format!("{path}/versions/1")).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(old["version"], 1);
+    assert!(old["items"].get("goals").is_none());
+    let (_, diff, _) = app
+        .get(&nurse, &format!("{path}/diff?from=1&to={}", version + 1))
+        .await;
+    assert!(
+        diff["diff"]["changes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|c| c["key"]["id"] == "goal-1")
+    );
+}
+
+#[tokio::test]
+async fn bad_input_is_answered_with_problem_json_and_changes_nothing() {
+    let app = spawn_app().await;
+    let (nurse, person, version) = nurse_with_plan(&app).await;
+    let commands = format!("/api/v1/people/{person}/plan/commands");
+    let cases = [
+        (
+            json!({"type": "add_goal", "description": "No need", "addresses": []}),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "at least one need",
+        ),
+        (
+            json!({"type": "edit_goal", "id": "goal-1", "priority": 11}),
+            StatusCode::BAD_REQUEST,
+            "from 1 to 10",
+        ),
+        (
+            json!({"type": "complete_action", "id": "action-nope"}),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "no action with id action-nope",
+        ),
+        (
+            json!({"type": "add_need", "description": "x", "colour": "red"}),
+            StatusCode::BAD_REQUEST,
+            "colour",
+        ),
+    ];
+    for (body, status, expected) in cases {
+        let (got, problem) = app
+            .post(&nurse, &commands, Some(version), body.clone())
+            .await;
+        assert_eq!(got, status, "{body}: {problem}");
+        assert!(
+            problem["detail"].as_str().unwrap().contains(expected),
+            "{body}: {problem}"
+        );
+    }
+    let r = app
+        .http
+        .post(format!("{}{commands}", app.base))
+        .bearer_auth(&nurse)
+        .header("If-Match", format!("{version}"))
+        .header("Content-Type", "application/json")
+        .body("{\"type\": ")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::BAD_REQUEST);
+    assert!(
+        r.json::<Value>().await.unwrap()["detail"]
+            .as_str()
+            .unwrap()
+            .contains("not valid JSON")
+    );
+    let (status, problem, _) = app.get(&nurse, "/api/v1/people/nobody/plan").await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    assert!(
+        problem["detail"]
+            .as_str()
+            .unwrap()
+            .contains("No plan was found")
+    );
+    let (status, _, headers) = app
+        .get(&nurse, &format!("/api/v1/people/{person}/plan"))
+        .await;
+    assert_eq!(
+        (status, headers["etag"].to_str().unwrap().to_owned()),
+        (StatusCode::OK, format!("W/\"{version}\""))
+    );
+}
+
+#[tokio::test]
+async fn csp1_only_the_care_team_and_the_person_see_a_plan() {
+    let app = spawn_app().await;
+    let (_nurse, person, _) = nurse_with_plan(&app).await;
+    let person_id = PersonId::parse(&person).unwrap();
+    let other = app
+        .account("other-nurse", Role::Practitioner, None, None)
+        .await;
+    let me = app
+        .account("ada", Role::Person, Some(&person_id), None)
+        .await;
+    let admin = app.account("admin", Role::Administrator, None, None).await;
+    let path = format!("/api/v1/people/{person}/plan");
+    assert_eq!(app.get(&other, &path).await.0, StatusCode::FORBIDDEN);
+    assert_eq!(app.get(&admin, &path).await.0, StatusCode::FORBIDDEN);
+    assert_eq!(app.get(&me, &path).await.0, StatusCode::OK);
+    // Caseloads: the other nurse's list is empty, the person sees themselves only.
+    assert_eq!(
+        app.get(&other, "/api/v1/people").await.1["items"]
+            .as_array()
+            .unwrap()
+            .len(),
+        0
+    );
+    assert_eq!(
+        app.get(&me, "/api/v1/people").await.1["items"][0]["person_id"],
+        person.as_str()
+    );
+    // The person may comment but not edit goals.
+    let (_, plan, _) = app.get(&me, &path).await;
+    let v = plan["version"].as_u64().unwrap();
+    let (status, _) = app
+        .post(
+            &me,
+            &format!("{path}/commands"),
+            Some(v),
+            json!({"type": "add_comment", "target": {"on": "plan"}, "text": "Thank you"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    let (status, problem) = app
+        .post(
+            &me,
+            &format!("{path}/commands"),
+            Some(v + 1),
+            json!({"type": "edit_goal", "id": "goal-1", "priority": 3}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "{problem}");
+}
+
+#[tokio::test]
+async fn csp1_hidden_section_is_withheld_then_released_with_an_audited_override() {
+    let app = spawn_app().await;
+    let (nurse, person, _) = nurse_with_plan(&app).await;
+    let person_id = PersonId::parse(&person).unwrap();
+    let me = app
+        .account("ada", Role::Person, Some(&person_id), None)
+        .await;
+    let dc = app
+        .account("ig-lead", Role::DataController, None, None)
+        .await;
+    let path = format!("/api/v1/people/{person}/plan");
+
+    // The person hides concerns from practitioners.
+    let (_, plan, _) = app.get(&me, &path).await;
+    let v = plan["version"].as_u64().unwrap();
+    let (status, _) = app
+        .post(&me, &format!("{path}/commands"), Some(v), json!({"type": "set_consent_preference",
+            "scope": {"section": "concerns"}, "audience": {"role": "practitioner"}, "visible": false}))
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    let (_, seen, _) = app.get(&nurse, &path).await;
+    assert!(
+        seen["items"].get("concerns").is_none(),
+        "concerns are withheld: {seen}"
+    );
+    assert_eq!(seen["withheld"], json!(["concerns"]));
+    // Not in old versions, diffs or history either.
+    let (_, old, _) = app.get(&nurse, &format!("{path}/versions/3")).await;
+    assert!(old["items"].get("concerns").is_none());
+    let (_, diff, _) = app.get(&nurse, &format!("{path}/diff?from=1&to=3")).await;
+    assert!(!diff.to_string().contains("Damp flat"));
+    let (_, history, _) = app.get(&nurse, &format!("{path}/versions")).await;
+    assert!(!history.to_string().contains("Damp flat"));
+    // Nor can the nurse change it.
+    let (status, _) = app
+        .post(
+            &nurse,
+            &format!("{path}/commands"),
+            Some(v + 1),
+            json!({"type": "edit_concern", "id": "concern-1", "importance": 9}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+
+    // A data controller releases the concerns to practitioners, with a reason and an expiry.
+    let (status, release) = app
+        .post(&dc, &format!("/api/v1/people/{person}/releases"), None, json!({"scope": {"section": "concerns"},
+            "audience": {"role": "practitioner"}, "reason": "Safeguarding review of housing", "expires_at": "2099-01-01T00:00:00Z"}))
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{release}");
+    let (_, seen, _) = app.get(&nurse, &path).await;
+    assert_eq!(
+        seen["items"]["concerns"]["concern-1"]["description"],
+        "Damp flat"
+    );
+    assert_eq!(seen["releases_used"], json!([release["id"]]));
+    // A nurse may not release; the person sees the release and its use in their audit trail.
+    let (status, _) = app
+        .post(&nurse, &format!("/api/v1/people/{person}/releases"), None, json!({"scope": "whole_plan",
+            "audience": {"role": "practitioner"}, "reason": "x", "expires_at": "2099-01-01T00:00:00Z"}))
+        .await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    let (status, releases, _) = app
+        .get(&me, &format!("/api/v1/people/{person}/releases"))
+        .await;
+    assert_eq!(
+        (status, releases["items"][0]["reason"].as_str()),
+        (StatusCode::OK, Some("Safeguarding review of housing"))
+    );
+    let (status, audit, _) = app
+        .get(&me, &format!("/api/v1/audit?person={person}"))
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    let used: Vec<&Value> = audit["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["override_release"] == release["id"])
+        .collect();
+    assert!(
+        used.iter().any(|e| e["action"] == "read_plan"),
+        "the use of the release is audited: {audit}"
+    );
+    // Someone else's audit trail is not theirs to see.
+    assert_eq!(
+        app.get(&nurse, "/api/v1/audit").await.0,
+        StatusCode::FORBIDDEN
+    );
+}
+
+#[tokio::test]
+async fn csp1_sessions_need_the_csrf_token_and_sign_in_is_rate_limited() {
+    let app = spawn_app().await;
+    let (_nurse, person, version) = nurse_with_plan(&app).await;
+    let client = reqwest::Client::new();
+    let login = |password: &str| {
+        client
+            .post(format!("{}/api/v1/session", app.base))
+            .json(&json!({"username": "nurse", "password": password}))
+            .send()
+    };
+    let r = login("nurse-password-long").await.unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    let cookie = r.headers()["set-cookie"].to_str().unwrap().to_owned();
+    assert!(
+        cookie.contains("HttpOnly") && cookie.contains("SameSite=Strict"),
+        "{cookie}"
+    );
+    let session = cookie.split(';').next().unwrap().to_owned();
+    let csrf = r.json::<Value>().await.unwrap()["csrf_token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let read = client
+        .get(format!("{}/api/v1/people/{person}/plan", app.base))
+        .header("Cookie", &session)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(read.status(), StatusCode::OK);
+    let write = |with_csrf: bool| {
+        let mut req = client
+            .post(format!("{}/api/v1/people/{person}/plan/commands", app.base))
+            .header("Cookie", &session)
+            .header("If-Match", version.to_string())
+            .json(&json!({"type": "add_strength", "description": "Kind"}));
+        if with_csrf {
+            req = req.header("X-CSRF-Token", &csrf);
+        }
+        req.send()
+    };
+    assert_eq!(write(false).await.unwrap().status(), StatusCode::FORBIDDEN);
+    assert_eq!(write(true).await.unwrap().status(), StatusCode::OK);
+
+    for _ in 0..5 {
+        assert_eq!(
+            login("wrong-password-123").await.unwrap().status(),
+            StatusCode::UNAUTHORIZED
+        );
+    }
+    let r = login("nurse-password-long").await.unwrap();
+    assert_eq!(
+        r.status(),
+        StatusCode::TOO_MANY_REQUESTS,
+        "the right password is refused while blocked"
+    );
+}
+
+#[tokio::test]
+async fn unknown_routes_and_methods_are_problem_json() {
+    let app = spawn_app().await;
+    let r = app
+        .http
+        .get(format!("{}/nowhere", app.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::NOT_FOUND);
+    assert_eq!(r.headers()["content-type"], "application/problem+json");
+    let r = app
+        .http
+        .put(format!("{}/health", app.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::METHOD_NOT_ALLOWED);
+    assert_eq!(r.headers()["content-type"], "application/problem+json");
+}

@@ -1,0 +1,506 @@
+//! The store as seen by one requester: every read and write of plan data goes through a
+//! `Handle`, which makes the access decision (membership, consent, releases), redacts what is
+//! withheld, checks the requester may issue each command, and writes the audit trail — so the
+//! rules hold on every path (JSON API, FHIR, web pages, CLI) without each one repeating them.
+
+use std::collections::BTreeSet;
+
+use careplan_model::{
+    Access, Actor, Audience, Command, ConsentScope, Person, Plan, PlanDiff, PlanId, Release,
+    Requester, Role, Section, Text, Timestamp, VersionNumber, decide, may_command, redact,
+    sections_touched,
+};
+use serde::Serialize;
+use sqlx::Row;
+use time::OffsetDateTime;
+
+use crate::audit::{AuditEntry, AuditOutcome, append_in};
+use crate::read::PeopleScope;
+use crate::read::{PersonSummary, VersionInfo};
+use crate::write::Committed;
+use crate::{Store, StoreError};
+
+/// Something read under the access rules: the value, which sections were withheld from it, and
+/// which data-controller releases made otherwise-withheld parts visible.
+#[derive(Debug, Clone, Serialize)]
+pub struct Viewed<T> {
+    pub value: T,
+    pub withheld: Vec<Section>,
+    pub releases_used: Vec<String>,
+}
+
+/// One entry of a plan's history as a requester may see it: entries about withheld sections
+/// keep their number, time and author, but not what they changed.
+#[derive(Debug, Clone, Serialize)]
+pub struct HistoryEntry {
+    pub number: VersionNumber,
+    pub at: Timestamp,
+    pub by: Actor,
+    pub summary: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub command: Option<Command>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reason: Option<Text>,
+    /// True when what this version changed is withheld from the requester.
+    pub withheld: bool,
+}
+
+/// A requester's view of the store.
+#[derive(Debug, Clone)]
+pub struct Handle {
+    store: Store,
+    requester: Requester,
+    actor: Actor,
+}
+
+impl Store {
+    /// The store as `requester`, acting as `actor` in versions and the audit trail.
+    pub fn handle(&self, requester: Requester, actor: Actor) -> Handle {
+        Handle {
+            store: self.clone(),
+            requester,
+            actor,
+        }
+    }
+
+    /// The store as the system itself (the CLI, imports): sees everything, and is audited.
+    pub fn system(&self, actor: Actor) -> Handle {
+        let requester = Requester {
+            account: actor.id.to_string(),
+            role: Role::System,
+            person: None,
+            organisation: None,
+        };
+        self.handle(requester, actor)
+    }
+}
+
+fn now() -> Timestamp {
+    Timestamp::from_datetime(OffsetDateTime::now_utc())
+}
+
+impl Handle {
+    pub fn requester(&self) -> &Requester {
+        &self.requester
+    }
+
+    pub fn actor(&self) -> &Actor {
+        &self.actor
+    }
+
+    fn entry(
+        &self,
+        action: &str,
+        plan: &Plan,
+        version: Option<VersionNumber>,
+        detail: String,
+    ) -> AuditEntry {
+        AuditEntry {
+            plan_id: Some(plan.id.clone()),
+            person_id: Some(plan.details.person_id.clone()),
+            version,
+            detail,
+            ..AuditEntry::new(&self.actor, action, AuditOutcome::Allowed)
+        }
+    }
+
+    /// Decides access to `plan_id` (as it is now), auditing a denial; returns the current plan
+    /// and what is withheld.
+    async fn open(&self, plan_id: &PlanId, action: &str) -> Result<(Plan, Viewed<()>), StoreError> {
+        let plan = self.store.current(plan_id).await?;
+        let releases = self.store.releases(plan_id).await?;
+        match decide(&plan, &self.requester, &releases, now()) {
+            Access::Denied(denial) => {
+                let mut e = self.entry(action, &plan, None, denial.sentence().to_owned());
+                e.outcome = AuditOutcome::Denied;
+                self.store.audit(vec![e]).await?;
+                Err(StoreError::Forbidden(denial.sentence().to_owned()))
+            }
+            Access::Granted {
+                withheld,
+                releases_used,
+            } => Ok((
+                plan,
+                Viewed {
+                    value: (),
+                    withheld: withheld.sections.into_iter().collect(),
+                    releases_used,
+                },
+            )),
+        }
+    }
+
+    /// Records a read: one audit entry, or one per release used (so each use of a release is
+    /// visible on its own).
+    async fn audited<T>(
+        &self,
+        action: &str,
+        plan: &Plan,
+        version: Option<VersionNumber>,
+        view: Viewed<()>,
+        value: T,
+    ) -> Result<Viewed<T>, StoreError> {
+        let detail = if view.withheld.is_empty() {
+            String::new()
+        } else {
+            let names: Vec<&str> = view.withheld.iter().map(|s| s.title()).collect();
+            format!("withheld: {}", names.join(", "))
+        };
+        let entries = if view.releases_used.is_empty() {
+            vec![self.entry(action, plan, version, detail)]
+        } else {
+            view.releases_used
+                .iter()
+                .map(|r| AuditEntry {
+                    override_release: Some(r.clone()),
+                    ..self.entry(action, plan, version, detail.clone())
+                })
+                .collect()
+        };
+        self.store.audit(entries).await?;
+        Ok(Viewed {
+            value,
+            withheld: view.withheld,
+            releases_used: view.releases_used,
+        })
+    }
+
+    fn withheld_set(view: &Viewed<()>) -> careplan_model::Withheld {
+        careplan_model::Withheld {
+            sections: view.withheld.iter().copied().collect(),
+        }
+    }
+
+    /// The plan as it is now, as this requester may see it.
+    pub async fn current(&self, plan_id: &PlanId) -> Result<Viewed<Plan>, StoreError> {
+        let (plan, view) = self.open(plan_id, "read_plan").await?;
+        let shown = redact(&plan, &Self::withheld_set(&view));
+        let version = plan.version;
+        self.audited("read_plan", &plan, Some(version), view, shown)
+            .await
+    }
+
+    /// The plan as it was at `number`, under the person's consent preferences as they are now.
+    pub async fn version(&self, plan_id: &PlanId, number: u64) -> Result<Viewed<Plan>, StoreError> {
+        let (plan, view) = self.open(plan_id, "read_version").await?;
+        let old = self.store.version(plan_id, number).await?;
+        let shown = redact(&old, &Self::withheld_set(&view));
+        self.audited("read_version", &plan, Some(old.version), view, shown)
+            .await
+    }
+
+    /// Versions after `after`, at most `limit`, with entries about withheld sections blanked.
+    pub async fn history(
+        &self,
+        plan_id: &PlanId,
+        after: u64,
+        limit: u32,
+    ) -> Result<Viewed<Vec<HistoryEntry>>, StoreError> {
+        let (plan, view) = self.open(plan_id, "read_history").await?;
+        let hidden: BTreeSet<Section> = view.withheld.iter().copied().collect();
+        let entries = self
+            .store
+            .history(plan_id, after, limit)
+            .await?
+            .into_iter()
+            .map(|v: VersionInfo| {
+                let withheld = !hidden.is_disjoint(&sections_touched(&v.command, &plan));
+                HistoryEntry {
+                    number: v.number,
+                    at: v.at,
+                    by: v.by,
+                    summary: if withheld {
+                        "A change to a part of the plan you may not see".into()
+                    } else {
+                        v.command.summary()
+                    },
+                    command: (!withheld).then_some(v.command),
+                    reason: if withheld { None } else { v.reason },
+                    withheld,
+                }
+            })
+            .collect();
+        self.audited("read_history", &plan, None, view, entries)
+            .await
+    }
+
+    /// What changed between two versions, as this requester may see them.
+    pub async fn diff(
+        &self,
+        plan_id: &PlanId,
+        a: u64,
+        b: u64,
+    ) -> Result<Viewed<PlanDiff>, StoreError> {
+        let (plan, view) = self.open(plan_id, "read_diff").await?;
+        let withheld = Self::withheld_set(&view);
+        let from = redact(&self.store.version(plan_id, a).await?, &withheld);
+        let to = redact(&self.store.version(plan_id, b).await?, &withheld);
+        let diff = careplan_model::diff(&from, &to);
+        self.audited("read_diff", &plan, Some(to.version), view, diff)
+            .await
+    }
+
+    /// Applies commands as the next versions, if this requester may make each of them.
+    pub async fn apply(
+        &self,
+        plan_id: &PlanId,
+        base: VersionNumber,
+        mut commands: Vec<Command>,
+        reason: Option<Text>,
+    ) -> Result<Vec<Committed>, StoreError> {
+        let (plan, view) = self.open(plan_id, "write").await?;
+        for command in &mut commands {
+            self.store.resolve_member_account(command).await?;
+        }
+        let hidden: BTreeSet<Section> = view.withheld.iter().copied().collect();
+        for command in &commands {
+            let refusal = if !may_command(self.requester.role, command) {
+                Some(format!(
+                    "As {} you may not {}",
+                    self.requester.role.label(),
+                    command.summary().to_lowercase()
+                ))
+            } else if !hidden.is_disjoint(&sections_touched(command, &plan)) {
+                Some(
+                    "This change touches a part of the plan the person has not shared with you"
+                        .to_owned(),
+                )
+            } else {
+                None
+            };
+            if let Some(sentence) = refusal {
+                let mut e = self.entry(
+                    "write",
+                    &plan,
+                    None,
+                    format!("refused {}: {sentence}", command.name()),
+                );
+                e.outcome = AuditOutcome::Denied;
+                self.store.audit(vec![e]).await?;
+                return Err(StoreError::Forbidden(sentence));
+            }
+        }
+        self.store
+            .apply_all(plan_id, base, &self.actor, commands, reason)
+            .await
+    }
+
+    /// Starts a plan for a new person. A practitioner who does so joins the care team.
+    pub async fn create_person(&self, person: Person) -> Result<Committed, StoreError> {
+        if !matches!(self.requester.role, Role::Practitioner | Role::System) {
+            return Err(StoreError::Forbidden(format!(
+                "As {} you may not add people",
+                self.requester.role.label()
+            )));
+        }
+        let created = self.store.create_plan(&self.actor, person, None).await?;
+        if self.requester.role != Role::Practitioner {
+            return Ok(created);
+        }
+        let join = Command::AddCareTeamMember {
+            id: None,
+            name: self.actor.name.clone(),
+            role: Text::new("Practitioner").expect("non-empty"),
+            organisation: self
+                .requester
+                .organisation
+                .as_deref()
+                .and_then(|o| Text::new(o).ok()),
+            account: Text::new(&self.requester.account).ok(),
+        };
+        let mut joined = self
+            .store
+            .apply_all(
+                &created.plan.id,
+                created.version(),
+                &self.actor,
+                vec![join],
+                None,
+            )
+            .await?;
+        Ok(joined.pop().expect("one version"))
+    }
+
+    /// People whose plans this requester may open: everyone for the system and data
+    /// controllers, a practitioner's caseload (care-team membership), or the one person an
+    /// account is linked to.
+    pub async fn people(
+        &self,
+        search: Option<&str>,
+        limit: u32,
+        offset: u32,
+    ) -> Result<Vec<PersonSummary>, StoreError> {
+        let scope = match self.requester.role {
+            Role::System | Role::DataController => PeopleScope::All,
+            Role::Practitioner => PeopleScope::Member(self.requester.account.clone()),
+            Role::Person | Role::Representative | Role::Carer => match &self.requester.person {
+                Some(p) => PeopleScope::Person(p.to_string()),
+                None => return Ok(Vec::new()),
+            },
+            Role::Administrator => {
+                return Err(StoreError::Forbidden(
+                    careplan_model::Denial::RoleHasNoAccess.sentence().into(),
+                ));
+            }
+        };
+        self.store.people_in(search, limit, offset, &scope).await
+    }
+
+    /// Releases all or part of a restricted plan to an audience, for a reason, until `expires_at`
+    /// (data controllers only). The person can see every release and every use of it.
+    pub async fn release(
+        &self,
+        plan_id: &PlanId,
+        scope: ConsentScope,
+        audience: Audience,
+        reason: Text,
+        expires_at: Timestamp,
+    ) -> Result<Release, StoreError> {
+        if !matches!(self.requester.role, Role::DataController | Role::System) {
+            return Err(StoreError::Forbidden(
+                "Only a data controller may release a restricted record".into(),
+            ));
+        }
+        let granted_at = now();
+        if expires_at <= granted_at {
+            return Err(StoreError::Rejected(vec![careplan_model::Issue::new(
+                careplan_model::IssueCode::Invalid,
+                "/expires_at",
+                "A release must expire in the future",
+            )]));
+        }
+        let plan = self.store.current(plan_id).await?;
+        let release = Release {
+            id: format!("release-{}", uuid::Uuid::new_v4().simple()),
+            scope,
+            audience,
+            reason,
+            granted_by: self.actor.name.clone(),
+            granted_at,
+            expires_at,
+        };
+        let entry = AuditEntry {
+            override_release: Some(release.id.clone()),
+            ..self.entry(
+                "release_created",
+                &plan,
+                Some(plan.version),
+                format!("released for: {}", release.reason),
+            )
+        };
+        self.store
+            .insert_release(plan_id, &release, &self.actor, entry)
+            .await?;
+        Ok(release)
+    }
+
+    /// A plan's releases: for data controllers, and for the person and their representative.
+    pub async fn releases(&self, plan_id: &PlanId) -> Result<Vec<Release>, StoreError> {
+        let (plan, _) = self.open(plan_id, "read_releases").await?;
+        let own = matches!(self.requester.role, Role::Person | Role::Representative)
+            && self.requester.person.as_ref() == Some(&plan.details.person_id);
+        if !(own || matches!(self.requester.role, Role::DataController | Role::System)) {
+            return Err(StoreError::Forbidden(
+                "Only the person, their representative or a data controller may see releases"
+                    .into(),
+            ));
+        }
+        self.store.releases(plan_id).await
+    }
+}
+
+impl Store {
+    /// The releases recorded for a plan (expired ones included: they are history).
+    pub async fn releases(&self, plan_id: &PlanId) -> Result<Vec<Release>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT id, scope, audience, reason, granted_by_name, granted_at, expires_at FROM releases \
+             WHERE plan_id = $1 ORDER BY granted_at",
+        )
+        .bind(plan_id.as_str())
+        .fetch_all(&self.reader)
+        .await?;
+        rows.iter()
+            .map(|row| {
+                let corrupt = |e: String| {
+                    StoreError::Corrupt(format!("a stored release could not be read: {e}"))
+                };
+                let text = |i: usize| row.try_get::<String, _>(i).map_err(StoreError::from);
+                Ok(Release {
+                    id: text(0)?,
+                    scope: serde_json::from_str(&text(1)?).map_err(|e| corrupt(e.to_string()))?,
+                    audience: serde_json::from_str(&text(2)?)
+                        .map_err(|e| corrupt(e.to_string()))?,
+                    reason: Text::new(&text(3)?).map_err(|e| corrupt(e.to_string()))?,
+                    granted_by: Text::new(&text(4)?).map_err(|e| corrupt(e.to_string()))?,
+                    granted_at: Timestamp::parse(&text(5)?).map_err(|e| corrupt(e.to_string()))?,
+                    expires_at: Timestamp::parse(&text(6)?).map_err(|e| corrupt(e.to_string()))?,
+                })
+            })
+            .collect()
+    }
+}
+
+impl Store {
+    /// Records a release and its audit entry in one transaction.
+    pub(crate) async fn insert_release(
+        &self,
+        plan_id: &PlanId,
+        release: &Release,
+        by: &Actor,
+        entry: AuditEntry,
+    ) -> Result<(), StoreError> {
+        let mut tx = self.begin().await?;
+        sqlx::query(
+            "INSERT INTO releases (id, plan_id, scope, audience, reason, granted_by_id, granted_by_name, granted_at, expires_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+        )
+        .bind(release.id.as_str())
+        .bind(plan_id.as_str())
+        .bind(serde_json::to_string(&release.scope).unwrap_or_default())
+        .bind(serde_json::to_string(&release.audience).unwrap_or_default())
+        .bind(release.reason.as_str())
+        .bind(by.id.as_str())
+        .bind(release.granted_by.as_str())
+        .bind(release.granted_at.to_string())
+        .bind(release.expires_at.to_string())
+        .execute(&mut *tx)
+        .await?;
+        append_in(&mut tx, self.backend, &[entry], release.granted_at).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+}
+
+impl Store {
+    /// A care-team member's `account` may be given as a username: it is stored as the account's
+    /// id, which is what access decisions match. An account that does not exist is refused.
+    pub(crate) async fn resolve_member_account(
+        &self,
+        command: &mut Command,
+    ) -> Result<(), StoreError> {
+        let Command::AddCareTeamMember {
+            account: Some(account),
+            ..
+        } = command
+        else {
+            return Ok(());
+        };
+        let row = sqlx::query("SELECT id FROM accounts WHERE id = $1 OR username = $2")
+            .bind(account.as_str())
+            .bind(account.as_str().to_lowercase())
+            .fetch_optional(&self.reader)
+            .await?;
+        match row {
+            Some(row) => {
+                let id: String = row.try_get(0)?;
+                *account = Text::new(&id).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+                Ok(())
+            }
+            None => Err(StoreError::Rejected(vec![careplan_model::Issue::new(
+                careplan_model::IssueCode::NotFound,
+                "/account",
+                format!("There is no account “{account}”: add it with careplan user add first"),
+            )])),
+        }
+    }
+}
