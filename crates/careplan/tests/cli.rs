@@ -289,3 +289,46 @@ fn person_add_starts_a_plan_found_by_nhs_number() {
     assert!(err.contains("already has a plan"), "{err}");
     assert!(Path::new(&cli.dir.path().join("data").join("careplan.sqlite3")).exists());
 }
+
+#[test]
+fn csp1_audit_verify_names_an_altered_row() {
+    let cli = Cli::new();
+    cli.ok(&["demo"]);
+    cli.ok(&["plan", "show", DEMO]);
+    let intact = cli.ok(&["audit", "verify"]);
+    assert!(intact.starts_with("Audit trail intact:"), "{intact}");
+    // Every version the demo wrote, and the read above, are in the trail.
+    let list = cli.ok(&[
+        "audit", "list", "--person", DEMO, "--limit", "1000", "--json",
+    ]);
+    let entries: serde_json::Value = serde_json::from_str(&list).unwrap();
+    let actions: Vec<&str> = entries
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["action"].as_str().unwrap())
+        .collect();
+    assert!(
+        actions.contains(&"create_plan")
+            && actions.contains(&"write")
+            && actions.contains(&"read_plan"),
+        "{actions:?}"
+    );
+
+    // Someone edits one row behind the system's back.
+    let db = cli.dir.path().join("data").join("careplan.sqlite3");
+    tokio::runtime::Runtime::new().unwrap().block_on(async {
+        use sqlx::Connection;
+        sqlx::any::install_default_drivers();
+        let mut conn = sqlx::AnyConnection::connect(&format!("sqlite://{}", db.display()))
+            .await
+            .unwrap();
+        let done = sqlx::query("UPDATE audit_log SET detail = 'nothing to see' WHERE seq = 3")
+            .execute(&mut conn)
+            .await
+            .unwrap();
+        assert_eq!(done.rows_affected(), 1);
+    });
+    let err = cli.fails(&["audit", "verify"], 1);
+    assert!(err.contains("broken at entry 3"), "{err}");
+}
