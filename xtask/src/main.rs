@@ -36,8 +36,44 @@ fn ci() -> Result<(), String> {
             "warnings",
         ],
     )?;
-    run("cargo", &["test", "--workspace"])?;
-    Ok(())
+    test()
+}
+
+/// Runs every test, echoing cargo's output, and ends with one total line over all test binaries
+/// (cargo's own last line is only the last binary's, often the doc-tests with none).
+fn test() -> Result<(), String> {
+    use std::io::{BufRead, BufReader};
+    eprintln!("xtask: running cargo test --workspace");
+    let mut child = Command::new("cargo")
+        .args(["test", "--workspace"])
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .map_err(|e| format!("could not start cargo test: {e}"))?;
+    let (mut passed, mut failed) = (0u64, 0u64);
+    let stdout = child.stdout.take().expect("piped");
+    for line in BufReader::new(stdout).lines() {
+        let line = line.map_err(|e| format!("could not read cargo test's output: {e}"))?;
+        println!("{line}");
+        if let Some(rest) = line.strip_prefix("test result: ") {
+            let count = |word: &str| {
+                rest.split([';', '.'])
+                    .filter_map(|part| part.trim().strip_suffix(word))
+                    .find_map(|n| n.trim().parse::<u64>().ok())
+                    .unwrap_or(0)
+            };
+            passed += count(" passed");
+            failed += count(" failed");
+        }
+    }
+    let status = child
+        .wait()
+        .map_err(|e| format!("cargo test did not finish: {e}"))?;
+    println!("tests: {passed} passed, {failed} failed");
+    if status.success() && failed == 0 {
+        Ok(())
+    } else {
+        Err(format!("cargo test --workspace failed ({status})"))
+    }
 }
 
 fn run(program: &str, args: &[&str]) -> Result<(), String> {
