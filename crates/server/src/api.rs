@@ -12,21 +12,27 @@ use careplan_store::handle::Handle;
 use serde::Deserialize;
 use serde_json::{Value, json};
 use std::net::SocketAddr;
+use utoipa::IntoParams;
 
 use crate::AppState;
 use crate::extract::{Json, SESSION_COOKIE, Signed, cookie};
+use crate::openapi;
 use crate::problem::{ApiResult, Problem};
 
 /// The most items a list returns, whatever `limit` asks for.
 const MAX_PAGE: u32 = 500;
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub struct Page {
+    /// Search by name or NHS number.
     #[serde(default)]
     q: Option<String>,
+    /// At most this many (default 50, at most 500).
     #[serde(default)]
     limit: Option<u32>,
+    /// Skip this many.
     #[serde(default)]
     offset: Option<u32>,
 }
@@ -64,6 +70,20 @@ fn if_match(headers: &HeaderMap) -> ApiResult<VersionNumber> {
 
 // ----- people ---------------------------------------------------------------------------------
 
+/// The people the requester may see, by name or NHS number.
+#[utoipa::path(
+    get,
+    path = "/people",
+    tag = "people",
+    params(Page),
+    security(("bearer" = []), ("session" = [])),
+    responses(
+        (status = 200, description = "A page of the people the requester may see", body = openapi::PeoplePage),
+        (status = 400, description = "The request could not be read: a bad query, path or body, naming the field", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "Sign-in required: no valid bearer token or session", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Not allowed: no consent or role for this", body = Problem, content_type = "application/problem+json"),
+    )
+)]
 pub async fn list_people(
     State(state): State<AppState>,
     account: Signed,
@@ -86,6 +106,25 @@ pub struct NewPerson {
     person: Person,
 }
 
+/// Adds a person with an empty plan; the requester joins their care team.
+#[utoipa::path(
+    post,
+    path = "/people",
+    tag = "people",
+    request_body = openapi::NewPerson,
+    security(("bearer" = []), ("session" = [])),
+    responses(
+        (status = 201, description = "The person and their plan were created", body = openapi::PersonCreated,
+            headers(("ETag" = String, description = "The plan's version, W/\"1\""), ("Location" = String, description = "The plan's address"))),
+        (status = 400, description = "The request could not be read: a bad query, path or body, naming the field", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "Sign-in required: no valid bearer token or session", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Not allowed: no consent or role for this, or a missing CSRF token", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "The person already exists", body = Problem, content_type = "application/problem+json"),
+        (status = 413, description = "The body is larger than the service accepts", body = Problem, content_type = "application/problem+json"),
+        (status = 415, description = "The body is not JSON", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "The change breaks a rule of the plan; issues names each", body = Problem, content_type = "application/problem+json"),
+    )
+)]
 pub async fn create_person(
     State(state): State<AppState>,
     account: Signed,
@@ -112,6 +151,23 @@ pub async fn create_person(
 
 // ----- plans ----------------------------------------------------------------------------------
 
+/// The current version of a plan, as the requester may see it.
+#[utoipa::path(
+    get,
+    path = "/people/{person}/plan",
+    tag = "people",
+    params(
+        ("person" = String, Path, description = "The person: NHS number (spaces allowed), person id or plan id"),
+    ),
+    security(("bearer" = []), ("session" = [])),
+    responses(
+        (status = 200, description = "The current plan, with the sections withheld from the reader", body = openapi::Plan,
+            headers(("ETag" = String, description = "The plan's version, to send back in If-Match"))),
+        (status = 401, description = "Sign-in required: no valid bearer token or session", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Not allowed: no consent or role for this", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such person, plan or version", body = Problem, content_type = "application/problem+json"),
+    )
+)]
 pub async fn current_plan(
     State(state): State<AppState>,
     account: Signed,
@@ -131,6 +187,24 @@ pub async fn current_plan(
     Ok(response)
 }
 
+/// One version of a plan, as the requester may see it.
+#[utoipa::path(
+    get,
+    path = "/people/{person}/plan/versions/{number}",
+    tag = "people",
+    params(
+        ("person" = String, Path, description = "The person: NHS number (spaces allowed), person id or plan id"),
+        ("number" = u64, Path, description = "The version number"),
+    ),
+    security(("bearer" = []), ("session" = [])),
+    responses(
+        (status = 200, description = "The plan as it was at that version", body = openapi::Plan),
+        (status = 400, description = "The request could not be read: a bad query, path or body, naming the field", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "Sign-in required: no valid bearer token or session", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Not allowed: no consent or role for this", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such person, plan or version", body = Problem, content_type = "application/problem+json"),
+    )
+)]
 pub async fn plan_version(
     State(state): State<AppState>,
     account: Signed,
@@ -149,15 +223,36 @@ pub async fn plan_version(
     Ok(Json_(body).into_response())
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub struct HistoryPage {
+    /// Versions after this one.
     #[serde(default)]
     after: Option<u64>,
+    /// At most this many (default 100, at most 500).
     #[serde(default)]
     limit: Option<u32>,
 }
 
+/// The history of a plan: who changed what, when and why.
+#[utoipa::path(
+    get,
+    path = "/people/{person}/plan/versions",
+    tag = "people",
+    params(
+        ("person" = String, Path, description = "The person: NHS number (spaces allowed), person id or plan id"),
+        HistoryPage,
+    ),
+    security(("bearer" = []), ("session" = [])),
+    responses(
+        (status = 200, description = "A page of the plan's versions", body = openapi::VersionsPage),
+        (status = 400, description = "The request could not be read: a bad query, path or body, naming the field", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "Sign-in required: no valid bearer token or session", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Not allowed: no consent or role for this", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such person, plan or version", body = Problem, content_type = "application/problem+json"),
+    )
+)]
 pub async fn plan_history(
     State(state): State<AppState>,
     account: Signed,
@@ -185,13 +280,34 @@ pub async fn plan_history(
     Ok(Json_(json!({ "items": items, "withheld": viewed.withheld, "next": next })).into_response())
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub struct DiffQuery {
+    /// The earlier version.
     from: u64,
+    /// The later version.
     to: u64,
 }
 
+/// What changed in a plan between two versions.
+#[utoipa::path(
+    get,
+    path = "/people/{person}/plan/diff",
+    tag = "people",
+    params(
+        ("person" = String, Path, description = "The person: NHS number (spaces allowed), person id or plan id"),
+        DiffQuery,
+    ),
+    security(("bearer" = []), ("session" = [])),
+    responses(
+        (status = 200, description = "What changed between the two versions", body = openapi::PlanDiff),
+        (status = 400, description = "The request could not be read: a bad query, path or body, naming the field", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "Sign-in required: no valid bearer token or session", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Not allowed: no consent or role for this", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such person, plan or version", body = Problem, content_type = "application/problem+json"),
+    )
+)]
 pub async fn plan_diff(
     State(state): State<AppState>,
     account: Signed,
@@ -203,6 +319,31 @@ pub async fn plan_diff(
     Ok(Json_(json!({ "diff": viewed.value, "withheld": viewed.withheld })).into_response())
 }
 
+/// Changes a plan: applies commands, all or none, on top of the If-Match version.
+#[utoipa::path(
+    post,
+    path = "/people/{person}/plan/commands",
+    tag = "people",
+    params(
+        ("person" = String, Path, description = "The person: NHS number (spaces allowed), person id or plan id"),
+        ("If-Match" = String, Header, description = "The version the change is based on, as in the ETag: W/\"12\""),
+    ),
+    request_body = openapi::Commands,
+    security(("bearer" = []), ("session" = [])),
+    responses(
+        (status = 200, description = "The commands were applied, one version each", body = openapi::CommandsApplied,
+            headers(("ETag" = String, description = "The plan's new version"))),
+        (status = 400, description = "The request could not be read: a bad query, path or body, naming the field", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "Sign-in required: no valid bearer token or session", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Not allowed: no consent or role for this, or a missing CSRF token", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such person, plan or version", body = Problem, content_type = "application/problem+json"),
+        (status = 412, description = "The plan has changed since the If-Match version; current_version says which it is now", body = Problem, content_type = "application/problem+json"),
+        (status = 413, description = "The body is larger than the service accepts", body = Problem, content_type = "application/problem+json"),
+        (status = 415, description = "The body is not JSON", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "The change breaks a rule of the plan; issues names each", body = Problem, content_type = "application/problem+json"),
+        (status = 428, description = "If-Match is missing", body = Problem, content_type = "application/problem+json"),
+    )
+)]
 pub async fn apply_commands(
     State(state): State<AppState>,
     account: Signed,
@@ -288,6 +429,27 @@ pub struct NewRelease {
     expires_at: Timestamp,
 }
 
+/// Releases part of a plan to an audience, for a reason, until it expires.
+#[utoipa::path(
+    post,
+    path = "/people/{person}/releases",
+    tag = "releases",
+    params(
+        ("person" = String, Path, description = "The person: NHS number (spaces allowed), person id or plan id"),
+    ),
+    request_body = openapi::NewRelease,
+    security(("bearer" = []), ("session" = [])),
+    responses(
+        (status = 201, description = "The release, as recorded", body = Object),
+        (status = 400, description = "The request could not be read: a bad query, path or body, naming the field", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "Sign-in required: no valid bearer token or session", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Not allowed: no consent or role for this, or a missing CSRF token", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such person, plan or version", body = Problem, content_type = "application/problem+json"),
+        (status = 413, description = "The body is larger than the service accepts", body = Problem, content_type = "application/problem+json"),
+        (status = 415, description = "The body is not JSON", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "The change breaks a rule of the plan; issues names each", body = Problem, content_type = "application/problem+json"),
+    )
+)]
 pub async fn create_release(
     State(state): State<AppState>,
     account: Signed,
@@ -305,6 +467,22 @@ pub async fn create_release(
         .into_response())
 }
 
+/// The releases of a plan.
+#[utoipa::path(
+    get,
+    path = "/people/{person}/releases",
+    tag = "releases",
+    params(
+        ("person" = String, Path, description = "The person: NHS number (spaces allowed), person id or plan id"),
+    ),
+    security(("bearer" = []), ("session" = [])),
+    responses(
+        (status = 200, description = "The releases of the plan", body = openapi::ReleasesPage),
+        (status = 401, description = "Sign-in required: no valid bearer token or session", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Not allowed: no consent or role for this", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such person, plan or version", body = Problem, content_type = "application/problem+json"),
+    )
+)]
 pub async fn list_releases(
     State(state): State<AppState>,
     account: Signed,
@@ -315,19 +493,37 @@ pub async fn list_releases(
     Ok(Json_(json!({ "items": releases })).into_response())
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub struct AuditQuery {
+    /// Only the records about this person's plan (NHS number, person id or plan id).
     #[serde(default)]
     person: Option<String>,
+    /// Records after this sequence number.
     #[serde(default)]
     after: Option<u64>,
+    /// At most this many (default 100, at most 500).
     #[serde(default)]
     limit: Option<u32>,
 }
 
 /// The audit trail: all of it for a data controller; for the person and their representative,
 /// the entries about their own plan (who read it, and every use of a release).
+#[utoipa::path(
+    get,
+    path = "/audit",
+    tag = "audit",
+    params(AuditQuery),
+    security(("bearer" = []), ("session" = [])),
+    responses(
+        (status = 200, description = "Audit records, oldest first", body = openapi::AuditPage),
+        (status = 400, description = "The request could not be read: a bad query, path or body, naming the field", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "Sign-in required: no valid bearer token or session", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Not allowed: no consent or role for this", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such person, plan or version", body = Problem, content_type = "application/problem+json"),
+    )
+)]
 pub async fn audit_trail(
     State(state): State<AppState>,
     account: Signed,
@@ -375,7 +571,8 @@ pub async fn audit_trail(
 
 // ----- sign-in --------------------------------------------------------------------------------
 
-#[derive(Debug, Deserialize)]
+/// A username and password.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Login {
     username: String,
@@ -385,6 +582,21 @@ pub struct Login {
 /// Signs in with a username and password: sets the session cookie (HttpOnly, SameSite=Strict,
 /// Secure unless the service runs on plain loopback HTTP) and returns the CSRF token that
 /// unsafe requests must echo in `X-CSRF-Token`.
+#[utoipa::path(
+    post,
+    path = "/session",
+    tag = "session",
+    request_body = Login,
+    responses(
+        (status = 200, description = "Signed in; the session cookie is set", body = openapi::SignedIn,
+            headers(("Set-Cookie" = String, description = "The session cookie, HttpOnly and SameSite=Strict"))),
+        (status = 400, description = "The request could not be read: a bad query, path or body, naming the field", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "The username or password is not right", body = Problem, content_type = "application/problem+json"),
+        (status = 413, description = "The body is larger than the service accepts", body = Problem, content_type = "application/problem+json"),
+        (status = 415, description = "The body is not JSON", body = Problem, content_type = "application/problem+json"),
+        (status = 429, description = "Too many failed sign-ins; try again later", body = Problem, content_type = "application/problem+json"),
+    )
+)]
 pub async fn login(
     State(state): State<AppState>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
@@ -426,6 +638,18 @@ pub async fn login(
     Ok(response)
 }
 
+/// Signs out: ends the session and clears the cookie.
+#[utoipa::path(
+    delete,
+    path = "/session",
+    tag = "session",
+    security(("bearer" = []), ("session" = [])),
+    responses(
+        (status = 204, description = "Signed out; the session cookie is cleared"),
+        (status = 401, description = "Sign-in required: no valid bearer token or session", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "The request's CSRF token is missing or wrong", body = Problem, content_type = "application/problem+json"),
+    )
+)]
 pub async fn logout(
     State(state): State<AppState>,
     _account: Signed,
@@ -443,6 +667,17 @@ pub async fn logout(
     Ok(response)
 }
 
+/// The signed-in account.
+#[utoipa::path(
+    get,
+    path = "/me",
+    tag = "session",
+    security(("bearer" = []), ("session" = [])),
+    responses(
+        (status = 200, description = "The signed-in account", body = openapi::Account),
+        (status = 401, description = "Sign-in required: no valid bearer token or session", body = Problem, content_type = "application/problem+json"),
+    )
+)]
 pub async fn me(account: Signed) -> ApiResult<Response> {
     Ok(Json_(serde_json::to_value(&account.0).unwrap_or(Value::Null)).into_response())
 }

@@ -10,13 +10,16 @@ use axum::extract::{DefaultBodyLimit, MatchedPath, Request, State};
 use axum::http::StatusCode;
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
 use careplan_store::Store;
 use careplan_store::accounts::LoginLimiter;
 use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
 use serde_json::json;
+use utoipa::OpenApi;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use crate::api;
+use crate::openapi::{self, ApiDoc};
 use crate::problem::Problem;
 
 /// What every handler can reach.
@@ -43,30 +46,40 @@ impl AppState {
 /// The largest request body accepted (plans are small; attachments have their own limits).
 pub const BODY_LIMIT: usize = 1024 * 1024;
 
+/// Every route of the service, each registered with `routes!` from its handler's
+/// `#[utoipa::path]`, so the router and the OpenAPI document cannot disagree. Register routes
+/// here only this way (never with a plain `.route`): `tests/openapi.rs` checks that every route
+/// served is in the document.
+pub(crate) fn router() -> OpenApiRouter<AppState> {
+    // One `routes!` per path: it mounts all its handlers on every path they name.
+    let api = OpenApiRouter::new()
+        .routes(routes!(openapi::openapi_json))
+        .routes(routes!(api::login, api::logout))
+        .routes(routes!(api::me))
+        .routes(routes!(api::list_people, api::create_person))
+        .routes(routes!(api::current_plan))
+        .routes(routes!(api::plan_history))
+        .routes(routes!(api::plan_version))
+        .routes(routes!(api::plan_diff))
+        .routes(routes!(api::apply_commands))
+        .routes(routes!(api::list_releases, api::create_release))
+        .routes(routes!(api::audit_trail));
+    OpenApiRouter::with_openapi(ApiDoc::openapi())
+        .routes(routes!(health))
+        .routes(routes!(ready))
+        .routes(routes!(metrics))
+        .nest("/api/v1", api)
+}
+
+/// Every route the service serves, as (method, path template), from the router `app()` builds.
+pub fn routes() -> Vec<(String, String)> {
+    openapi::operations(router().get_openapi())
+}
+
 /// The routes of the service.
 pub fn app(state: AppState) -> Router {
-    let api = Router::new()
-        .route("/session", post(api::login).delete(api::logout))
-        .route("/me", get(api::me))
-        .route("/people", get(api::list_people).post(api::create_person))
-        .route("/people/{person}/plan", get(api::current_plan))
-        .route("/people/{person}/plan/versions", get(api::plan_history))
-        .route(
-            "/people/{person}/plan/versions/{number}",
-            get(api::plan_version),
-        )
-        .route("/people/{person}/plan/diff", get(api::plan_diff))
-        .route("/people/{person}/plan/commands", post(api::apply_commands))
-        .route(
-            "/people/{person}/releases",
-            get(api::list_releases).post(api::create_release),
-        )
-        .route("/audit", get(api::audit_trail));
-    Router::new()
-        .route("/health", get(health))
-        .route("/ready", get(ready))
-        .route("/metrics", get(metrics))
-        .nest("/api/v1", api)
+    let (router, _) = router().split_for_parts();
+    router
         // After routing, so the matched route template names the metric, not the raw path.
         .route_layer(middleware::from_fn(observe))
         .fallback(not_found)
@@ -92,11 +105,26 @@ pub async fn serve(
 }
 
 /// Liveness: the process answers.
+#[utoipa::path(
+    get,
+    path = "/health",
+    tag = "service",
+    responses((status = 200, description = "The process answers", body = openapi::Status))
+)]
 async fn health() -> Response {
     axum::Json(json!({ "status": "ok" })).into_response()
 }
 
 /// Readiness: the database answers.
+#[utoipa::path(
+    get,
+    path = "/ready",
+    tag = "service",
+    responses(
+        (status = 200, description = "The database answers", body = openapi::Status),
+        (status = 503, description = "The database cannot be reached", body = Problem, content_type = "application/problem+json"),
+    )
+)]
 async fn ready(State(state): State<AppState>) -> Response {
     match state.store.ping().await {
         Ok(()) => axum::Json(json!({ "status": "ready" })).into_response(),
@@ -125,6 +153,12 @@ fn recorder() -> &'static PrometheusHandle {
 }
 
 /// Prometheus text exposition.
+#[utoipa::path(
+    get,
+    path = "/metrics",
+    tag = "service",
+    responses((status = 200, description = "Request counts and durations by route and status", body = String, content_type = "text/plain; version=0.0.4"))
+)]
 async fn metrics() -> Response {
     (
         [(

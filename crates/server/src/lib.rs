@@ -1,5 +1,6 @@
 //! The careplan HTTP service: the JSON API under `/api/v1`, sign-in, health, readiness and
-//! metrics. `app(state)` is the whole service as a `Router`; `serve` runs it.
+//! metrics. `app(state)` is the whole service as a `Router`; `serve` runs it; `openapi` is its
+//! OpenAPI 3.1 document, served at `/api/v1/openapi.json`.
 //!
 //! Architecture invariant: no SQL here. Every read and write of plan data goes through
 //! `careplan_store::handle::Handle`, which decides access, redacts, and audits.
@@ -8,7 +9,8 @@ mod api;
 mod app;
 mod extract;
 pub mod json;
+pub mod openapi;
 mod problem;
 
-pub use app::{AppState, BODY_LIMIT, app, serve};
+pub use app::{AppState, BODY_LIMIT, app, routes, serve};
 pub use problem::Problem;

@@ -6,21 +6,36 @@ use axum::response::{IntoResponse, Response};
 use careplan_model::Issue;
 use careplan_store::StoreError;
 use serde::Serialize;
+use utoipa::ToSchema;
 
 /// A problem details document. `type` is a relative URI naming the kind of problem; `issues`
 /// and `current_version` are extension members.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, ToSchema)]
+#[schema(example = json!({
+    "type": "/problems/sign-in-required", "title": "Sign-in required", "status": 401,
+    "detail": "Sign in, or send a bearer token in the Authorization header"
+}))]
 pub struct Problem {
+    /// A relative URI naming the kind of problem, such as `/problems/version-conflict`.
     #[serde(rename = "type")]
+    #[schema(value_type = String)]
     pub kind: &'static str,
+    #[schema(value_type = String)]
     pub title: &'static str,
+    /// The HTTP status code.
     #[serde(serialize_with = "status_code")]
+    #[schema(value_type = u16)]
     pub status: StatusCode,
+    /// What went wrong, in a sentence a person understands.
     pub detail: String,
+    /// The rules of the plan a change breaks: each with a code, the path of the item and a
+    /// message.
     #[serde(skip_serializing_if = "Vec::is_empty")]
+    #[schema(value_type = Vec<Object>)]
     pub issues: Vec<Issue>,
     /// On a version conflict: the plan's version now.
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<u64>)]
     pub current_version: Option<u64>,
 }
 
