@@ -1,0 +1,166 @@
+//! HTTP load benchmark (`cargo bench -p careplan --bench load`): the real `careplan serve` on a
+//! loopback port with the demo plan; keep-alive clients read the current plan and, in the same
+//! run, a trivial endpoint (`/health`), for a fixed time each; then versioned edits per second.
+//! Prints throughput, p50 and p99 latency, and the ratio plan ÷ trivial. Bounded in time and
+//! count, loopback only.
+
+use std::io::{BufRead, BufReader, Write};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
+
+/// Concurrent keep-alive clients.
+const CLIENTS: usize = 16;
+/// How long each read phase runs.
+const PHASE: Duration = Duration::from_secs(8);
+/// Edits in the write phase (sequential: each is based on the version the previous one made).
+const EDITS: usize = 300;
+
+fn careplan(data: &std::path::Path) -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_careplan"));
+    c.env("CAREPLAN_DATA_DIR", data)
+        .env_remove("CAREPLAN_DATABASE_URL");
+    c
+}
+
+fn run(data: &std::path::Path, args: &[&str], stdin: &str) -> String {
+    let mut child = careplan(data)
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(stdin.as_bytes())
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success(), "careplan {args:?} failed");
+    String::from_utf8(out.stdout).unwrap()
+}
+
+struct Stats {
+    requests: usize,
+    per_second: f64,
+    p50: Duration,
+    p99: Duration,
+}
+
+async fn hammer(url: &str, token: &str) -> Stats {
+    let deadline = Instant::now() + PHASE;
+    let mut tasks = Vec::new();
+    for _ in 0..CLIENTS {
+        let (url, token) = (url.to_owned(), token.to_owned());
+        tasks.push(tokio::spawn(async move {
+            let http = reqwest::Client::builder()
+                .pool_max_idle_per_host(1)
+                .build()
+                .unwrap();
+            let mut latencies = Vec::new();
+            while Instant::now() < deadline {
+                let started = Instant::now();
+                let r = http.get(&url).bearer_auth(&token).send().await.unwrap();
+                assert!(r.status().is_success(), "{url}: {}", r.status());
+                r.bytes().await.unwrap();
+                latencies.push(started.elapsed());
+            }
+            latencies
+        }));
+    }
+    let started = Instant::now();
+    let mut all = Vec::new();
+    for t in tasks {
+        all.extend(t.await.unwrap());
+    }
+    let elapsed = started.elapsed().max(PHASE);
+    all.sort();
+    let at = |q: f64| all[((all.len() as f64 * q) as usize).min(all.len() - 1)];
+    Stats {
+        requests: all.len(),
+        per_second: all.len() as f64 / elapsed.as_secs_f64(),
+        p50: at(0.50),
+        p99: at(0.99),
+    }
+}
+
+fn ms(d: Duration) -> f64 {
+    d.as_secs_f64() * 1000.0
+}
+
+fn main() {
+    if std::env::args().any(|a| a == "--list") {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path();
+    run(data, &["demo"], "");
+    run(
+        data,
+        &["user", "add", "bench", "--role", "practitioner"],
+        "bench-password-long\n",
+    );
+    run(
+        data,
+        &["plan", "apply", "9997654323", "-"],
+        r#"{"type": "add_care_team_member", "name": "Bench", "role": "Nurse", "account": "bench"}"#,
+    );
+    let token = run(data, &["token", "create", "bench"], "")
+        .trim()
+        .to_owned();
+    let mut server: Child = careplan(data)
+        .args(["serve", "--listen", "127.0.0.1:0"])
+        .env("RUST_LOG", "warn")
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    BufReader::new(server.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let base = line.trim().rsplit(' ').next().unwrap().to_owned();
+
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    rt.block_on(async {
+        let plan_url = format!("{base}/api/v1/people/9997654323/plan");
+        let plan_bytes = reqwest::Client::new().get(&plan_url).bearer_auth(&token).send().await.unwrap().bytes().await.unwrap().len();
+        // Warm up both paths, then measure them one after the other in this run.
+        let _ = hammer(&format!("{base}/health"), &token).await;
+        let trivial = hammer(&format!("{base}/health"), &token).await;
+        let plan = hammer(&plan_url, &token).await;
+
+        let http = reqwest::Client::new();
+        let mut version = http.get(&plan_url).bearer_auth(&token).send().await.unwrap().json::<Value>().await.unwrap()["version"]
+            .as_u64()
+            .unwrap();
+        let started = Instant::now();
+        for i in 0..EDITS {
+            let r = http
+                .post(format!("{plan_url}/commands"))
+                .bearer_auth(&token)
+                .header("If-Match", format!("W/\"{version}\""))
+                .json(&json!({"type": "edit_need", "id": "need-inhalers", "importance": 1 + (i % 10)}))
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(r.status(), 200, "{}", r.text().await.unwrap());
+            version = r.json::<Value>().await.unwrap()["version"].as_u64().unwrap();
+        }
+        let edits_per_second = EDITS as f64 / started.elapsed().as_secs_f64();
+
+        println!("\nHTTP load, {CLIENTS} keep-alive clients, {}s per phase, loopback, SQLite", PHASE.as_secs());
+        println!("| endpoint | requests | per second | p50 ms | p99 ms |");
+        println!("|---|---:|---:|---:|---:|");
+        for (name, s) in [("GET /health (trivial)", &trivial), (&*format!("GET current demo plan ({plan_bytes} bytes)"), &plan)] {
+            println!("| {name} | {} | {:.0} | {:.2} | {:.2} |", s.requests, s.per_second, ms(s.p50), ms(s.p99));
+        }
+        println!("ratio plan read ÷ trivial throughput: {:.1} % (target ≥ 50 %)", 100.0 * plan.per_second / trivial.per_second);
+        println!("versioned edits through the API, one client: {edits_per_second:.0} per second ({EDITS} edits)");
+    });
+    let _ = Command::new("kill")
+        .args(["-TERM", &server.id().to_string()])
+        .status();
+    let _ = server.wait();
+}
