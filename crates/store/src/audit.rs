@@ -52,6 +52,7 @@ use sqlx::{AnyConnection, Row};
 use time::OffsetDateTime;
 
 use crate::encoding::to_i64;
+use crate::script::Script;
 use crate::{Backend, Store, StoreError};
 
 /// The `prev_hash` of the first entry: 64 zeros.
@@ -330,6 +331,21 @@ pub(crate) async fn append_in(
     entries: &[AuditEntry],
     at: Timestamp,
 ) -> Result<(), StoreError> {
+    let mut script = Script::default();
+    push_entries(conn, backend, entries, at, &mut script).await?;
+    script.run(conn, backend).await?;
+    Ok(())
+}
+
+/// Reads the chain's head (locking it on PostgreSQL) and adds to `script` the statements that
+/// append `entries` and move the head. The caller runs the script in the same transaction.
+pub(crate) async fn push_entries(
+    conn: &mut AnyConnection,
+    backend: Backend,
+    entries: &[AuditEntry],
+    at: Timestamp,
+    script: &mut Script,
+) -> Result<(), StoreError> {
     if entries.is_empty() {
         return Ok(());
     }
@@ -350,34 +366,33 @@ pub(crate) async fn append_in(
     for entry in entries {
         seq += 1;
         let r = AuditRecord::from_entry(entry, seq, &at, prev_hash);
-        sqlx::query(
+        prev_hash = r.hash.clone();
+        script.push(
             "INSERT INTO audit_log (seq, at, actor_id, actor_name, actor_role, action, outcome, plan_id, \
              person_id, version, detail, override_release, prev_hash, hash) \
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)",
-        )
-        .bind(to_i64(r.seq))
-        .bind(r.at)
-        .bind(r.actor_id)
-        .bind(r.actor_name)
-        .bind(r.actor_role)
-        .bind(r.action)
-        .bind(r.outcome)
-        .bind(r.plan_id)
-        .bind(r.person_id)
-        .bind(r.version)
-        .bind(r.detail)
-        .bind(r.override_release)
-        .bind(r.prev_hash)
-        .bind(r.hash.clone())
-        .execute(&mut *conn)
-        .await?;
-        prev_hash = r.hash;
+            vec![
+                to_i64(r.seq).into(),
+                r.at.into(),
+                r.actor_id.into(),
+                r.actor_name.into(),
+                r.actor_role.into(),
+                r.action.into(),
+                r.outcome.into(),
+                r.plan_id.into(),
+                r.person_id.into(),
+                r.version.into(),
+                r.detail.into(),
+                r.override_release.into(),
+                r.prev_hash.into(),
+                r.hash.into(),
+            ],
+        );
     }
-    sqlx::query("UPDATE audit_head SET seq = $1, hash = $2 WHERE id = 1")
-        .bind(to_i64(seq))
-        .bind(prev_hash)
-        .execute(&mut *conn)
-        .await?;
+    script.push(
+        "UPDATE audit_head SET seq = $1, hash = $2 WHERE id = 1",
+        vec![to_i64(seq).into(), prev_hash.into()],
+    );
     Ok(())
 }
 

@@ -12,6 +12,7 @@ mod error;
 pub mod handle;
 mod ids;
 mod read;
+mod script;
 mod write;
 
 use std::collections::HashMap;

@@ -9,10 +9,11 @@ use careplan_model::{
 use sqlx::AnyConnection;
 use time::OffsetDateTime;
 
-use crate::audit::{AuditEntry, AuditOutcome, action, append_in};
+use crate::audit::{AuditEntry, AuditOutcome, action, append_in, push_entries};
 use crate::encoding::{COMMAND_FORMAT, ITEM_FORMAT, encode_command, encode_item, to_i64};
 use crate::ids::{new_item_id, new_person_id, new_plan_id};
 use crate::read::{head, load};
+use crate::script::Script;
 use crate::{Backend, Store, StoreError};
 
 /// A committed version: the plan as it now is, and the items that version wrote.
@@ -89,16 +90,17 @@ impl Store {
         .bind(search_name(&person))
         .execute(&mut *tx)
         .await?;
-        write_version(
-            &mut tx,
+        let mut script = Script::default();
+        push_version(
+            &mut script,
             None,
             &applied.plan,
             &applied.changed,
             &command,
             &stamp,
             reason.as_ref(),
-        )
-        .await?;
+        )?;
+        script.run(&mut tx, self.backend).await?;
         let audit = version_audit(action::CREATE_PLAN, actor, &applied.plan, &command);
         append_in(&mut tx, self.backend, &[audit], stamp.at).await?;
         tx.commit().await?;
@@ -211,68 +213,82 @@ impl Store {
             self.check_nhs_number_free(&mut tx, plan_id, &last.person.person)
                 .await?;
         }
-        // The optimistic lock: the head moves only if it is still at `base`. On PostgreSQL this
-        // also locks the row, so a concurrent writer waits, then finds the head moved.
-        let moved = if person_changed {
-            let person = &last.person.person;
-            sqlx::query(
-                "UPDATE plans SET version = $1, updated_at = $2, nhs_number = $3, given_name = $4, family_name = $5, \
-                 date_of_birth = $6, search_name = $7 WHERE id = $8 AND version = $9",
-            )
-            .bind(to_i64(last.version.get()))
-            .bind(last.last_updated.to_string())
-            .bind(person.nhs_number.as_ref().map(|n| n.as_str().to_owned()))
-            .bind(person.given_name.as_str())
-            .bind(person.family_name.as_str())
-            .bind(person.date_of_birth.to_string())
-            .bind(search_name(person))
-            .bind(plan_id.as_str())
-            .bind(to_i64(base.get()))
-            .execute(&mut *tx)
-            .await?
-        } else {
-            sqlx::query(
-                "UPDATE plans SET version = $1, updated_at = $2 WHERE id = $3 AND version = $4",
-            )
-            .bind(to_i64(last.version.get()))
-            .bind(last.last_updated.to_string())
-            .bind(plan_id.as_str())
-            .bind(to_i64(base.get()))
-            .execute(&mut *tx)
-            .await?
-        };
-        if moved.rows_affected() != 1 {
-            let current = head(&mut tx, plan_id).await?.0;
-            return Err(StoreError::Conflict {
-                expected: base,
-                current,
-            });
-        }
+        // Everything this commit writes, sent as one script. The first version row is the
+        // optimistic lock: (plan_id, number) is the primary key, so if another writer has moved
+        // the plan past `base`, inserting version base + 1 fails and nothing is written. On
+        // PostgreSQL a concurrent writer of the same version waits on that key, then fails.
+        let mut script = Script::default();
         let mut before: &Plan = &start;
         for (c, (command, stamp)) in committed.iter().zip(&stored) {
-            write_version(
-                &mut tx,
+            push_version(
+                &mut script,
                 Some(before),
                 &c.plan,
                 &c.changed,
                 command,
                 stamp,
                 reason.as_ref(),
-            )
-            .await?;
+            )?;
             before = &c.plan;
+        }
+        push_head(&mut script, last, person_changed);
+        if committed
+            .iter()
+            .any(|c| c.changed.iter().any(|k| k.kind == ItemKind::CareTeamMember))
+        {
+            push_members(&mut script, last);
         }
         let audit: Vec<AuditEntry> = committed
             .iter()
             .zip(&stored)
             .map(|(c, (command, _))| version_audit(action::WRITE, actor, &c.plan, command))
             .collect();
-        append_in(&mut tx, self.backend, &audit, last.last_updated).await?;
-        if committed
-            .iter()
-            .any(|c| c.changed.iter().any(|k| k.kind == ItemKind::CareTeamMember))
-        {
-            sync_members(&mut tx, last).await?;
+        let lost_race = |e: sqlx::Error| match &e {
+            sqlx::Error::Database(db)
+                if db.kind() == sqlx::error::ErrorKind::UniqueViolation
+                    && db.message().contains("plan_versions") =>
+            {
+                None
+            }
+            _ => Some(StoreError::from(e)),
+        };
+        let outcome = match self.backend {
+            // One round trip for the whole commit: the audit rows join the script.
+            Backend::Sqlite => {
+                push_entries(
+                    &mut tx,
+                    self.backend,
+                    &audit,
+                    last.last_updated,
+                    &mut script,
+                )
+                .await?;
+                script.run(&mut tx, self.backend).await
+            }
+            // The audit head is locked last, after the plan's rows, so writers of different
+            // plans never wait on each other in a cycle.
+            Backend::Postgres => match script.run(&mut tx, self.backend).await {
+                Ok(()) => append_in(&mut tx, self.backend, &audit, last.last_updated)
+                    .await
+                    .map_err(|e| match e {
+                        StoreError::Database(e) => e,
+                        other => sqlx::Error::Protocol(other.to_string()),
+                    }),
+                Err(e) => Err(e),
+            },
+        };
+        if let Err(e) = outcome {
+            return match lost_race(e) {
+                Some(err) => Err(err),
+                None => {
+                    drop(tx);
+                    let (current, _) = self.head(plan_id).await?;
+                    Err(StoreError::Conflict {
+                        expected: base,
+                        current,
+                    })
+                }
+            };
         }
         tx.commit().await?;
         self.heads.put(last.clone());
@@ -312,13 +328,44 @@ fn version_audit(what: &str, actor: &Actor, plan: &Plan, command: &Command) -> A
     }
 }
 
+/// Moves the plan's head to its latest version (and refreshes the person projection when the
+/// person changed).
+fn push_head(script: &mut Script, last: &Plan, person_changed: bool) {
+    if person_changed {
+        let person = &last.person.person;
+        script.push(
+            "UPDATE plans SET version = $1, updated_at = $2, nhs_number = $3, given_name = $4, family_name = $5, \
+             date_of_birth = $6, search_name = $7 WHERE id = $8",
+            vec![
+                to_i64(last.version.get()).into(),
+                last.last_updated.to_string().into(),
+                person.nhs_number.as_ref().map(|n| n.as_str().to_owned()).into(),
+                person.given_name.as_str().into(),
+                person.family_name.as_str().into(),
+                person.date_of_birth.to_string().into(),
+                search_name(person).into(),
+                last.id.as_str().into(),
+            ],
+        );
+    } else {
+        script.push(
+            "UPDATE plans SET version = $1, updated_at = $2 WHERE id = $3",
+            vec![
+                to_i64(last.version.get()).into(),
+                last.last_updated.to_string().into(),
+                last.id.as_str().into(),
+            ],
+        );
+    }
+}
+
 /// Rewrites the plan's `plan_members` rows from its active care-team items that name an account,
 /// so caseloads follow the plan in the same transaction as the change.
-async fn sync_members(conn: &mut AnyConnection, plan: &Plan) -> Result<(), StoreError> {
-    sqlx::query("DELETE FROM plan_members WHERE plan_id = $1")
-        .bind(plan.id.as_str())
-        .execute(&mut *conn)
-        .await?;
+fn push_members(script: &mut Script, plan: &Plan) {
+    script.push(
+        "DELETE FROM plan_members WHERE plan_id = $1",
+        vec![plan.id.as_str().into()],
+    );
     let accounts: std::collections::BTreeSet<&str> = plan
         .care_team
         .values()
@@ -326,19 +373,17 @@ async fn sync_members(conn: &mut AnyConnection, plan: &Plan) -> Result<(), Store
         .filter_map(|m| m.account.as_ref().map(|a| a.as_str()))
         .collect();
     for account in accounts {
-        sqlx::query("INSERT INTO plan_members (account, plan_id) VALUES ($1, $2)")
-            .bind(account)
-            .bind(plan.id.as_str())
-            .execute(&mut *conn)
-            .await?;
+        script.push(
+            "INSERT INTO plan_members (account, plan_id) VALUES ($1, $2)",
+            vec![account.into(), plan.id.as_str().into()],
+        );
     }
-    Ok(())
 }
 
-/// Appends one version: its row, and for each changed item, moves the item's previous state to
-/// the history (valid until this version) and writes the new state as current.
-async fn write_version(
-    conn: &mut AnyConnection,
+/// Adds one version: its row, and for each changed item, moves the item's previous state to the
+/// history (valid until this version) and writes the new state as current.
+fn push_version(
+    script: &mut Script,
     before: Option<&Plan>,
     after: &Plan,
     changed: &[ItemKey],
@@ -352,63 +397,58 @@ async fn write_version(
         .ok()
         .and_then(|v| v.as_str().map(str::to_owned))
         .unwrap_or_default();
-    sqlx::query(
+    script.push(
         "INSERT INTO plan_versions (plan_id, number, at, actor_id, actor_name, actor_role, format, command, reason) \
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
-    )
-    .bind(plan_id)
-    .bind(version)
-    .bind(stamp.at.to_string())
-    .bind(stamp.by.id.as_str())
-    .bind(stamp.by.name.as_str())
-    .bind(role)
-    .bind(COMMAND_FORMAT)
-    .bind(encode_command(command)?)
-    .bind(reason.map(|r| r.as_str().to_owned()))
-    .execute(&mut *conn)
-    .await?;
+        vec![
+            plan_id.into(),
+            version.into(),
+            stamp.at.to_string().into(),
+            stamp.by.id.as_str().into(),
+            stamp.by.name.as_str().into(),
+            role.into(),
+            COMMAND_FORMAT.into(),
+            encode_command(command)?.into(),
+            reason.map(|r| r.as_str().to_owned()).into(),
+        ],
+    );
     for key in changed {
         let item = after
             .get(key)
             .ok_or_else(|| StoreError::Corrupt(format!("changed item {} is missing", key.id)))?;
         let body = encode_item(item)?;
         if before.is_some_and(|b| b.get(key).is_some()) {
-            sqlx::query(
+            script.push(
                 "INSERT INTO plan_items_history (plan_id, valid_from, kind, item_id, valid_to, format, body) \
                  SELECT plan_id, valid_from, kind, item_id, $1, format, body FROM plan_items_current \
                  WHERE plan_id = $2 AND kind = $3 AND item_id = $4",
-            )
-            .bind(version)
-            .bind(plan_id)
-            .bind(key.kind.as_str())
-            .bind(key.id.as_str())
-            .execute(&mut *conn)
-            .await?;
-            sqlx::query(
+                vec![version.into(), plan_id.into(), key.kind.as_str().into(), key.id.as_str().into()],
+            );
+            script.push(
                 "UPDATE plan_items_current SET valid_from = $1, format = $2, body = $3 \
                  WHERE plan_id = $4 AND kind = $5 AND item_id = $6",
-            )
-            .bind(version)
-            .bind(ITEM_FORMAT)
-            .bind(body)
-            .bind(plan_id)
-            .bind(key.kind.as_str())
-            .bind(key.id.as_str())
-            .execute(&mut *conn)
-            .await?;
+                vec![
+                    version.into(),
+                    ITEM_FORMAT.into(),
+                    body.into(),
+                    plan_id.into(),
+                    key.kind.as_str().into(),
+                    key.id.as_str().into(),
+                ],
+            );
         } else {
-            sqlx::query(
+            script.push(
                 "INSERT INTO plan_items_current (plan_id, kind, item_id, valid_from, format, body) \
                  VALUES ($1, $2, $3, $4, $5, $6)",
-            )
-            .bind(plan_id)
-            .bind(key.kind.as_str())
-            .bind(key.id.as_str())
-            .bind(version)
-            .bind(ITEM_FORMAT)
-            .bind(body)
-            .execute(&mut *conn)
-            .await?;
+                vec![
+                    plan_id.into(),
+                    key.kind.as_str().into(),
+                    key.id.as_str().into(),
+                    version.into(),
+                    ITEM_FORMAT.into(),
+                    body.into(),
+                ],
+            );
         }
     }
     Ok(())
