@@ -1,6 +1,5 @@
 //! Timings of the plan store on SQLite and PostgreSQL (criterion): a durable one-item edit against
-//! a raw single-row insert with the same durability (and against the edit's own SQL written by
-//! hand), and reads of old versions against the current one on a plan of 10,000 versions; then
+//! a raw single-row insert with the same durability, and reads of old versions against the current one on a plan of 10,000 versions; then
 //! the ratios, measured in this same run.
 //!
 //! Run with `cargo bench -p careplan-store --bench store`. Under `cargo test --benches` every
@@ -13,7 +12,7 @@ use std::time::{Duration, Instant, SystemTime};
 
 use careplan_model::PlanId;
 use careplan_store::Store;
-use common::{BenchDb, ByHand, EditKind, Editor, RawInsert};
+use common::{BenchDb, EditKind, Editor, RawInsert};
 use criterion::Criterion;
 use sqlx::Executor;
 use tokio::runtime::Runtime;
@@ -34,7 +33,6 @@ struct Bed {
     /// The baseline: a separate SQLite file, or its own table in the PostgreSQL database.
     raw: RawInsert,
     /// The statements an edit commits, by hand on a plain connection to the store's database.
-    by_hand: ByHand,
     /// The plan with a long history, and the versions read from it.
     history: PlanId,
     reads: Vec<(String, u64)>,
@@ -57,7 +55,6 @@ async fn set_up(db: BenchDb, full: bool) -> Bed {
     // The baseline: one row of comparable size (the item body plus the command the edit
     // stores), one autocommit INSERT each.
     let raw = RawInsert::set_up(&db, common::prose(7, body + command)).await;
-    let by_hand = ByHand::set_up(&db, item_body, command_text).await;
 
     // The read plan: 100 needs (versions 2–101), then one-item edits up to HISTORY versions.
     let history_len = if full { HISTORY } else { HISTORY_QUICK };
@@ -92,7 +89,6 @@ async fn set_up(db: BenchDb, full: bool) -> Bed {
         edit100,
         edit1000,
         raw,
-        by_hand,
         history: history.plan,
         reads,
     }
@@ -109,7 +105,6 @@ fn bench_writes(c: &mut Criterion, rt: &Runtime, bed: &mut Bed) {
         edit100,
         edit1000,
         raw,
-        by_hand,
         ..
     } = bed;
     group.bench_function("edit", |b| {
@@ -129,17 +124,6 @@ fn bench_writes(c: &mut Criterion, rt: &Runtime, bed: &mut Bed) {
                 let start = Instant::now();
                 for _ in 0..iters {
                     raw.insert().await;
-                }
-                start.elapsed()
-            })
-        })
-    });
-    group.bench_function("edit_sql_only", |b| {
-        b.iter_custom(|iters| {
-            rt.block_on(async {
-                let start = Instant::now();
-                for _ in 0..iters {
-                    by_hand.commit().await;
                 }
                 start.elapsed()
             })
@@ -219,7 +203,7 @@ fn print_ratios(dir: &Path, since: SystemTime, beds: &[Bed]) {
             Some(ns) => println!("mean {label} ({backend}): {:.1} µs", ns / 1000.0),
             None => println!("mean {label} ({backend}): not measured in this run"),
         };
-        for bench in ["edit", "raw_insert", "edit_sql_only", "edit_1000_items"] {
+        for bench in ["edit", "raw_insert", "edit_1000_items"] {
             show(bench, mean(&write, bench));
         }
         for (bench, _) in &bed.reads {
@@ -244,18 +228,6 @@ fn print_ratios(dir: &Path, since: SystemTime, beds: &[Bed]) {
             mean(&write, "edit"),
             mean(&write, "raw_insert"),
             edit_bar,
-        );
-        ratio(
-            "edit_sql_only/raw_insert",
-            mean(&write, "edit_sql_only"),
-            mean(&write, "raw_insert"),
-            None,
-        );
-        ratio(
-            "edit/edit_sql_only",
-            mean(&write, "edit"),
-            mean(&write, "edit_sql_only"),
-            None,
         );
         ratio(
             "edit_1000_items/edit",
@@ -301,7 +273,6 @@ fn main() {
         rt.block_on(async {
             bed.store.close().await;
             drop(bed.raw);
-            drop(bed.by_hand);
             bed.db.cleanup().await;
         });
     }
