@@ -169,7 +169,8 @@ impl From<StoreError> for Problem {
             | StoreError::Corrupt(_)
             | StoreError::Database(_)
             | StoreError::Migrate(_)
-            | StoreError::Secret(_) => {
+            | StoreError::Secret(_)
+            | StoreError::Audit(_) => {
                 tracing::error!(error = %err, "store failure");
                 Problem::internal()
             }

@@ -396,18 +396,84 @@ pub(crate) async fn push_entries(
     Ok(())
 }
 
+/// Entries waiting for the audit writer, and whom to tell when they are durable.
+#[derive(Debug)]
+pub(crate) struct Pending {
+    entries: Vec<AuditEntry>,
+    done: tokio::sync::oneshot::Sender<Result<(), String>>,
+}
+
+/// The most entries one group commit takes.
+const GROUP_LIMIT: usize = 1024;
+
+/// Starts the task that commits queued audit entries in groups; it ends when every sender (every
+/// clone of the store) is gone.
+pub(crate) fn start_writer(
+    writer: sqlx::AnyPool,
+    backend: Backend,
+) -> tokio::sync::mpsc::UnboundedSender<Pending> {
+    let (send, mut receive) = tokio::sync::mpsc::unbounded_channel::<Pending>();
+    tokio::spawn(async move {
+        while let Some(first) = receive.recv().await {
+            let mut group = vec![first];
+            let mut count = group[0].entries.len();
+            while count < GROUP_LIMIT {
+                match receive.try_recv() {
+                    Ok(next) => {
+                        count += next.entries.len();
+                        group.push(next);
+                    }
+                    Err(_) => break,
+                }
+            }
+            let entries: Vec<AuditEntry> = group
+                .iter()
+                .flat_map(|p| p.entries.iter().cloned())
+                .collect();
+            let result = commit_group(&writer, backend, &entries)
+                .await
+                .map_err(|e| e.to_string());
+            for pending in group {
+                let _ = pending.done.send(result.clone());
+            }
+        }
+    });
+    send
+}
+
+async fn commit_group(
+    writer: &sqlx::AnyPool,
+    backend: Backend,
+    entries: &[AuditEntry],
+) -> Result<(), StoreError> {
+    let at = Timestamp::from_datetime(OffsetDateTime::now_utc());
+    let mut tx = match backend {
+        Backend::Sqlite => writer.begin_with("BEGIN IMMEDIATE").await?,
+        Backend::Postgres => writer.begin().await?,
+    };
+    append_in(&mut tx, backend, entries, at).await?;
+    tx.commit().await?;
+    Ok(())
+}
+
 impl Store {
     /// Appends entries (reads, denials, releases…) to the audit trail in their own transaction,
     /// at the current time. Writes of plan versions are audited by the store itself.
+    ///
+    /// Returns only once the entries are durable. Concurrent callers share one transaction (group
+    /// commit): the first to arrive starts it, everyone waiting at that moment joins it, so many
+    /// audited reads cost one fsync between them instead of one each.
     pub async fn audit(&self, entries: Vec<AuditEntry>) -> Result<(), StoreError> {
         if entries.is_empty() {
             return Ok(());
         }
-        let at = Timestamp::from_datetime(OffsetDateTime::now_utc());
-        let mut tx = self.begin().await?;
-        append_in(&mut tx, self.backend, &entries, at).await?;
-        tx.commit().await?;
-        Ok(())
+        let (done, wait) = tokio::sync::oneshot::channel();
+        self.audit_queue
+            .send(Pending { entries, done })
+            .map_err(|_| StoreError::Audit("the audit writer has stopped".into()))?;
+        wait.await
+            .map_err(|_| StoreError::Audit("the audit writer has stopped".into()))?
+            .map_err(StoreError::Audit)
     }
 
     /// Entries of the audit trail, filtered, in `seq` order (oldest first unless

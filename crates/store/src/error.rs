@@ -52,6 +52,9 @@ pub enum StoreError {
     /// Hashing, random bytes or a blocking task failed: never bad input.
     #[error("A secret could not be made or checked: {0}")]
     Secret(String),
+    /// An audit entry could not be made durable, so the access it records did not happen.
+    #[error("The audit trail could not be written: {0}")]
+    Audit(String),
     /// Stored data could not be read back: a bug or damage, never bad input.
     #[error("The stored plan could not be read: {0}")]
     Corrupt(String),

@@ -52,6 +52,8 @@ pub struct Store {
     /// version, and that write succeeds only if the database head is still that version, so a
     /// stale entry (another process wrote) can never be applied.
     heads: Arc<HeadCache>,
+    /// Audit entries of reads and denials go to one writer task that commits them in groups.
+    audit_queue: tokio::sync::mpsc::UnboundedSender<audit::Pending>,
 }
 
 /// A small map from plan to its latest committed version, bounded in size.
@@ -125,11 +127,13 @@ impl Store {
                 };
                 let writer = pool(1).await?;
                 let reader = pool(4).await?;
+                let audit_queue = audit::start_writer(writer.clone(), backend);
                 Store {
                     backend,
                     writer,
                     reader,
                     heads: Arc::default(),
+                    audit_queue,
                 }
             }
             Backend::Postgres => {
@@ -146,11 +150,13 @@ impl Store {
                     .acquire_timeout(Duration::from_secs(30))
                     .connect_with(options)
                     .await?;
+                let audit_queue = audit::start_writer(pool.clone(), backend);
                 Store {
                     backend,
                     writer: pool.clone(),
                     reader: pool,
                     heads: Arc::default(),
+                    audit_queue,
                 }
             }
         };
