@@ -4,12 +4,12 @@ use std::collections::BTreeMap;
 use std::fmt::Write;
 
 use careplan_model::{
-    AgreedBy, AgreementOutcome, ChangeKind, ConsentScope, Goal, HasMeta, ItemId, ItemKind, Plan,
-    PlanDiff, Target, VersionNumber, describe,
+    ChangeKind, ConsentScope, Goal, HasMeta, ItemId, ItemKind, Plan, PlanDiff, Target,
+    VersionNumber, describe,
 };
 use careplan_store::handle::HistoryEntry;
 use careplan_store::{PersonSummary, VersionInfo};
-use serde_json::{Map, Value, json};
+use serde_json::Value;
 
 /// `2026-11-25T19:40:12.345Z` as `2026-11-25 19:40 UTC`.
 fn when(t: &careplan_model::Timestamp) -> String {
@@ -88,26 +88,7 @@ fn agreement_line(plan: &Plan) -> String {
     match plan.current_agreement() {
         None => "not yet recorded".into(),
         Some((_, a)) => {
-            let what = match &a.outcome {
-                AgreementOutcome::Agreed {
-                    by: AgreedBy::Person,
-                } => "agreed by the person".to_owned(),
-                AgreementOutcome::Agreed {
-                    by:
-                        AgreedBy::Representative {
-                            name,
-                            relationship,
-                            legal_authority,
-                            ..
-                        },
-                } => {
-                    format!(
-                        "agreed by {name} ({relationship}; {})",
-                        legal_authority.label()
-                    )
-                }
-                AgreementOutcome::NotObtained { reason } => format!("not obtained — {reason}"),
-            };
+            let what = a.outcome.describe();
             match a.superseded_in {
                 None => format!("{what}, for this version ({})", a.agreed_version),
                 Some(v) => format!(
@@ -494,34 +475,16 @@ fn goal(out: &mut String, plan: &Plan, position: usize, id: &ItemId, g: &Goal) {
     );
 }
 
-/// A plan for machines: every item by kind and id (archived ones included, marked in `meta`).
+/// A plan for machines: the API's shape, plus who made this version.
 pub fn plan_json(plan: &Plan, info: &VersionInfo, latest: VersionNumber) -> Value {
-    let mut sections: Map<String, Value> = Map::new();
-    for key in plan.item_keys() {
-        let item = plan.get(&key).expect("listed");
-        let value = serde_json::to_value(item).unwrap_or(Value::Null);
-        match key.kind.fixed_id() {
-            Some(_) => {
-                sections.insert(key.kind.as_str().to_owned(), value);
-            }
-            None => {
-                let entry = sections
-                    .entry(key.kind.as_str().to_owned())
-                    .or_insert_with(|| Value::Object(Map::new()));
-                if let Value::Object(m) = entry {
-                    m.insert(key.id.to_string(), value);
-                }
-            }
-        }
+    let mut value = careplan_server::json::plan(plan, latest, &[], &[]);
+    if let Value::Object(map) = &mut value {
+        map.insert(
+            "updated_by".into(),
+            serde_json::to_value(&info.by).unwrap_or(Value::Null),
+        );
     }
-    json!({
-        "plan_id": plan.id,
-        "version": plan.version,
-        "latest_version": latest,
-        "last_updated": plan.last_updated,
-        "updated_by": info.by,
-        "items": sections,
-    })
+    value
 }
 
 pub fn people(people: &[PersonSummary]) -> String {

@@ -53,6 +53,31 @@ pub enum AgreementOutcome {
     NotObtained { reason: Text },
 }
 
+impl AgreementOutcome {
+    /// In words: "agreed by the person", "agreed by Susan Marlowe (daughter, lasting power of
+    /// attorney for health and welfare)", "not obtained: …".
+    pub fn describe(&self) -> String {
+        match self {
+            AgreementOutcome::Agreed {
+                by: AgreedBy::Person,
+            } => "agreed by the person".to_owned(),
+            AgreementOutcome::Agreed {
+                by:
+                    AgreedBy::Representative {
+                        name,
+                        relationship,
+                        legal_authority,
+                        ..
+                    },
+            } => format!(
+                "agreed by {name} ({relationship}, {})",
+                legal_authority.label()
+            ),
+            AgreementOutcome::NotObtained { reason } => format!("not obtained: {reason}"),
+        }
+    }
+}
+
 /// The record that a specific version of the plan was agreed (or why it could not be).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]

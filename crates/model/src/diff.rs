@@ -4,7 +4,6 @@ use std::collections::BTreeSet;
 
 use serde::Serialize;
 
-use crate::agreement::{AgreedBy, AgreementOutcome};
 use crate::comment::Target;
 use crate::consent::ConsentScope;
 use crate::plan::{ItemKey, ItemRef, Plan};
@@ -205,24 +204,7 @@ pub fn describe(item: ItemRef<'_>) -> Description {
             ],
         ),
         ItemRef::Agreement(a) => {
-            let outcome = match &a.outcome {
-                AgreementOutcome::Agreed {
-                    by: AgreedBy::Person,
-                } => "agreed by the person".to_owned(),
-                AgreementOutcome::Agreed {
-                    by:
-                        AgreedBy::Representative {
-                            name,
-                            relationship,
-                            legal_authority,
-                            ..
-                        },
-                } => format!(
-                    "agreed by {name} ({relationship}, {})",
-                    legal_authority.label()
-                ),
-                AgreementOutcome::NotObtained { reason } => format!("not obtained: {reason}"),
-            };
+            let outcome = a.outcome.describe();
             (
                 format!("Agreement of version {}", a.agreed_version),
                 vec![
