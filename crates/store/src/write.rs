@@ -1,6 +1,6 @@
 //! Committing versions: commands are applied in memory by the model's pure `apply`, then one
-//! transaction moves the plan's head (only if it is still at the base version), appends the
-//! version rows, and writes exactly the items that changed.
+//! transaction appends the version rows (whose primary key refuses a stale base), writes exactly
+//! the items that changed, moves the head and appends the audit rows.
 
 use careplan_model::{
     Actor, Command, ItemKey, ItemKind, Person, Plan, PlanId, Stamp, Text, Timestamp, VersionNumber,
@@ -130,8 +130,8 @@ impl Store {
     /// is. Issues from command `i` carry paths under `/i`.
     ///
     /// The commands are applied in memory to the plan at `base` (from the head cache, or read),
-    /// then one transaction moves the head from `base` to the last new version, conditional on
-    /// it still being at `base`, and appends the versions and the changed items.
+    /// then one transaction appends the versions (refused by their primary key if another writer
+    /// got past `base` first), the changed items, the head and the audit rows, as one script.
     pub async fn apply_all(
         &self,
         plan_id: &PlanId,
