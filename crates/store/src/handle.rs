@@ -106,8 +106,12 @@ impl Handle {
 
     /// Decides access to `plan_id` (as it is now), auditing a denial; returns the current plan
     /// and what is withheld.
-    async fn open(&self, plan_id: &PlanId, action: &str) -> Result<(Plan, Viewed<()>), StoreError> {
-        let plan = self.store.current(plan_id).await?;
+    async fn open(
+        &self,
+        plan_id: &PlanId,
+        action: &str,
+    ) -> Result<(std::sync::Arc<Plan>, Viewed<()>), StoreError> {
+        let plan = self.store.current_shared(plan_id).await?;
         let releases = self.store.releases(plan_id).await?;
         match decide(&plan, &self.requester, &releases, now()) {
             Access::Denied(denial) => {

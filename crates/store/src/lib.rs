@@ -71,6 +71,10 @@ impl HeadCache {
     }
 
     fn put(&self, plan: Plan) {
+        self.put_shared(Arc::new(plan));
+    }
+
+    fn put_shared(&self, plan: Arc<Plan>) {
         let mut plans = self.plans.lock().unwrap_or_else(|e| e.into_inner());
         if plans.len() >= Self::CAPACITY && !plans.contains_key(&plan.id) {
             // Evict any one entry: a miss only costs one read of the plan.
@@ -78,7 +82,7 @@ impl HeadCache {
                 plans.remove(&victim);
             }
         }
-        plans.insert(plan.id.clone(), Arc::new(plan));
+        plans.insert(plan.id.clone(), plan);
     }
 }
 

@@ -162,6 +162,23 @@ impl Store {
         load(&mut conn, plan, latest, latest, at).await
     }
 
+    /// The plan as it is now, shared from the head cache when the cache holds the version the
+    /// head row names (so it is never stale), otherwise read and cached. The requester-bound read
+    /// path uses this; `current` always reads storage.
+    pub(crate) async fn current_shared(
+        &self,
+        plan: &PlanId,
+    ) -> Result<std::sync::Arc<Plan>, StoreError> {
+        let mut conn = self.reader.acquire().await?;
+        let (latest, at) = head(&mut conn, plan).await?;
+        if let Some(cached) = self.heads.get(plan, latest) {
+            return Ok(cached);
+        }
+        let loaded = std::sync::Arc::new(load(&mut conn, plan, latest, latest, at).await?);
+        self.heads.put_shared(loaded.clone());
+        Ok(loaded)
+    }
+
     /// The plan exactly as it was at version `number`.
     pub async fn version(&self, plan: &PlanId, number: u64) -> Result<Plan, StoreError> {
         let mut conn = self.reader.acquire().await?;
