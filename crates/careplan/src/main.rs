@@ -75,6 +75,15 @@ enum Top {
 
 #[derive(Debug, Subcommand)]
 enum UserCommand {
+    /// Lists the accounts.
+    List {
+        #[arg(long)]
+        json: bool,
+    },
+    /// Stops an account signing in, and ends its sessions.
+    Disable { name: String },
+    /// Lets a disabled account sign in again.
+    Enable { name: String },
     /// Adds an account; the password is read from standard input.
     Add {
         /// The username people sign in with.
@@ -96,6 +105,8 @@ enum UserCommand {
 
 #[derive(Debug, Subcommand)]
 enum TokenCommand {
+    /// Revokes a bearer token, read from standard input.
+    Revoke,
     /// Creates a bearer token for an account and prints it once.
     Create {
         /// The account's username.
@@ -272,6 +283,16 @@ async fn dispatch(store: &Store, command: Top) -> anyhow::Result<()> {
                 display_name.as_deref(),
             )
             .await
+        }
+        Top::User(UserCommand::List { json }) => users::list(store, json).await,
+        Top::User(UserCommand::Disable { name }) => users::set_disabled(store, &name, true).await,
+        Top::User(UserCommand::Enable { name }) => users::set_disabled(store, &name, false).await,
+        Top::Token(TokenCommand::Revoke) => {
+            let mut token = String::new();
+            std::io::stdin()
+                .read_to_string(&mut token)
+                .context("could not read the token from standard input")?;
+            users::revoke_token(store, &token).await
         }
         Top::Token(TokenCommand::Create { name, label }) => {
             users::create_token(store, &name, label.as_deref()).await

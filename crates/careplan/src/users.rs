@@ -83,6 +83,62 @@ pub async fn create_token(store: &Store, name: &str, label: Option<&str>) -> any
 }
 
 /// A role by its snake_case name (`data_controller`; `data-controller` also works).
+/// `careplan user list`: every account, one line each, or JSON.
+pub async fn list(store: &Store, json: bool) -> anyhow::Result<()> {
+    let accounts = store.accounts().await?;
+    if json {
+        println!("{}", serde_json::to_string_pretty(&accounts)?);
+        return Ok(());
+    }
+    if accounts.is_empty() {
+        println!("No accounts yet. Add one with: careplan user add NAME --role ROLE");
+        return Ok(());
+    }
+    println!(
+        "{:<24} {:<16} {:<28} {:<10} Linked to / organisation",
+        "Username", "Role", "Name", "Status"
+    );
+    for a in accounts {
+        let link = match (&a.person_id, &a.organisation) {
+            (Some(p), _) => format!("person {p}"),
+            (None, Some(o)) => o.clone(),
+            (None, None) => String::new(),
+        };
+        let status = if a.disabled { "disabled" } else { "active" };
+        println!(
+            "{:<24} {:<16} {:<28} {:<10} {link}",
+            a.username,
+            role_name(a.role),
+            a.display_name,
+            status
+        );
+    }
+    Ok(())
+}
+
+/// `careplan user disable|enable NAME`: a disabled account cannot sign in, and its sessions end.
+pub async fn set_disabled(store: &Store, name: &str, disabled: bool) -> anyhow::Result<()> {
+    store.set_disabled(name, disabled).await?;
+    let what = if disabled {
+        "disabled: it can no longer sign in, and its sessions have ended"
+    } else {
+        "enabled"
+    };
+    println!("The account “{name}” is {what}.");
+    Ok(())
+}
+
+/// `careplan token revoke`: the token (read from standard input, so it stays out of the shell's
+/// history) stops working at once.
+pub async fn revoke_token(store: &Store, token: &str) -> anyhow::Result<()> {
+    if store.revoke_token(token.trim()).await? {
+        println!("The token is revoked.");
+        Ok(())
+    } else {
+        anyhow::bail!("no such token: it may already be revoked, or it was mistyped")
+    }
+}
+
 fn parse_role(text: &str) -> anyhow::Result<Role> {
     let wanted = text.trim().to_ascii_lowercase().replace('-', "_");
     Role::ALL

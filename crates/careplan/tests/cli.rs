@@ -332,3 +332,103 @@ fn csp1_audit_verify_names_an_altered_row() {
     let err = cli.fails(&["audit", "verify"], 1);
     assert!(err.contains("broken at entry 3"), "{err}");
 }
+
+/// Runs with `stdin` as standard input and expects success; returns stdout.
+fn with_input(cli: &Cli, args: &[&str], stdin: &str) -> String {
+    use std::io::Write;
+    let mut child = Command::new(env!("CARGO_BIN_EXE_careplan"))
+        .args(args)
+        .env("CAREPLAN_DATA_DIR", cli.dir.path().join("data"))
+        .env_remove("CAREPLAN_DATABASE_URL")
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(stdin.as_bytes())
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(
+        out.status.success(),
+        "careplan {args:?} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap()
+}
+
+#[test]
+fn accounts_are_listed_disabled_and_their_tokens_revoked() {
+    let cli = Cli::new();
+    cli.ok(&["demo"]);
+    with_input(
+        &cli,
+        &[
+            "user",
+            "add",
+            "priya",
+            "--role",
+            "practitioner",
+            "--organisation",
+            "Community Nursing",
+        ],
+        "priya-long-password\n",
+    );
+    with_input(
+        &cli,
+        &[
+            "user",
+            "add",
+            "susan",
+            "--role",
+            "representative",
+            "--person",
+            DEMO,
+        ],
+        "susan-long-password\n",
+    );
+    let list = cli.ok(&["user", "list"]);
+    assert!(
+        list.contains("priya")
+            && list.contains("Community Nursing")
+            && list.contains("representative"),
+        "{list}"
+    );
+    let token = cli.ok(&["token", "create", "priya"]).trim().to_owned();
+    assert!(token.starts_with("cpt_"), "{token}");
+
+    assert!(
+        cli.ok(&["user", "disable", "priya"])
+            .contains("can no longer sign in")
+    );
+    let json: serde_json::Value =
+        serde_json::from_str(&cli.ok(&["user", "list", "--json"])).unwrap();
+    let priya = json
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|a| a["username"] == "priya")
+        .unwrap();
+    assert_eq!(priya["disabled"], true);
+    cli.ok(&["user", "enable", "priya"]);
+
+    assert!(with_input(&cli, &["token", "revoke"], &format!("{token}\n")).contains("revoked"));
+    // A second revocation finds nothing: one clear sentence, exit 1.
+    let out = Command::new(env!("CARGO_BIN_EXE_careplan"))
+        .args(["token", "revoke"])
+        .env("CAREPLAN_DATA_DIR", cli.dir.path().join("data"))
+        .stdin(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .and_then(|mut c| {
+            use std::io::Write;
+            c.stdin.take().unwrap().write_all(token.as_bytes())?;
+            c.wait_with_output()
+        })
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("no such token"));
+}
