@@ -369,7 +369,10 @@ async fn sqlite_wal() {
     for (label, plan) in [
         ("Store::apply, one-item edit, 100-need plan", 100),
         ("Store::apply, one-item edit, 1,000-need plan", 1000),
-        ("older write path by hand (7 statements; diagnostic, not the current script)", 0),
+        (
+            "older write path by hand (7 statements; diagnostic, not the current script)",
+            0,
+        ),
     ] {
         truncate_wal(&mut conn).await;
         for _ in 0..WAL_COMMITS {
