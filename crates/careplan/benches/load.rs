@@ -4,10 +4,13 @@
 //! Prints throughput, p50 and p99 latency, and the ratio plan ÷ trivial. Bounded in time and
 //! count, loopback only.
 
-use std::io::{BufRead, BufReader, Write};
-use std::process::{Child, Command, Stdio};
+#[path = "../tests/support/binary.rs"]
+mod binary;
+
+use std::process::Command;
 use std::time::{Duration, Instant};
 
+use binary::{run, start};
 use serde_json::{Value, json};
 
 /// Concurrent keep-alive clients.
@@ -16,31 +19,6 @@ const CLIENTS: usize = 16;
 const PHASE: Duration = Duration::from_secs(8);
 /// Edits in the write phase (sequential: each is based on the version the previous one made).
 const EDITS: usize = 300;
-
-fn careplan(data: &std::path::Path) -> Command {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_careplan"));
-    c.env("CAREPLAN_DATA_DIR", data)
-        .env_remove("CAREPLAN_DATABASE_URL");
-    c
-}
-
-fn run(data: &std::path::Path, args: &[&str], stdin: &str) -> String {
-    let mut child = careplan(data)
-        .args(args)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(stdin.as_bytes())
-        .unwrap();
-    let out = child.wait_with_output().unwrap();
-    assert!(out.status.success(), "careplan {args:?} failed");
-    String::from_utf8(out.stdout).unwrap()
-}
 
 struct Stats {
     requests: usize,
@@ -110,17 +88,8 @@ fn main() {
     let token = run(data, &["token", "create", "bench"], "")
         .trim()
         .to_owned();
-    let mut server: Child = careplan(data)
-        .args(["serve", "--listen", "127.0.0.1:0"])
-        .env("RUST_LOG", "warn")
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut line = String::new();
-    BufReader::new(server.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    let base = line.trim().rsplit(' ').next().unwrap().to_owned();
+    let mut server = start(data);
+    let base = server.base.clone();
 
     let rt = tokio::runtime::Runtime::new().unwrap();
     rt.block_on(async {
@@ -160,7 +129,7 @@ fn main() {
         println!("versioned edits through the API, one client: {edits_per_second:.0} per second ({EDITS} edits)");
     });
     let _ = Command::new("kill")
-        .args(["-TERM", &server.id().to_string()])
+        .args(["-TERM", &server.child.id().to_string()])
         .status();
-    let _ = server.wait();
+    let _ = server.child.wait();
 }

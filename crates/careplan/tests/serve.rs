@@ -1,57 +1,14 @@
 //! `careplan serve` as an operator runs it: it listens where told, stops cleanly on SIGTERM, and
 //! every write it acknowledged is there afterwards — after SIGTERM and after SIGKILL alike.
 
-use std::io::{BufRead, BufReader, Write};
-use std::process::{Child, Command, Stdio};
+mod support {
+    pub mod binary;
+}
+
+use std::process::{Child, Command};
 
 use serde_json::{Value, json};
-
-struct Server {
-    child: Child,
-    base: String,
-}
-
-fn careplan(data: &std::path::Path) -> Command {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_careplan"));
-    c.env("CAREPLAN_DATA_DIR", data)
-        .env_remove("CAREPLAN_DATABASE_URL");
-    c
-}
-
-fn run(data: &std::path::Path, args: &[&str], stdin: &str) -> String {
-    let mut child = careplan(data)
-        .args(args)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(stdin.as_bytes())
-        .unwrap();
-    let out = child.wait_with_output().unwrap();
-    assert!(out.status.success(), "careplan {args:?} failed");
-    String::from_utf8(out.stdout).unwrap()
-}
-
-/// Starts `careplan serve --listen 127.0.0.1:0` and reads the address it reports.
-fn start(data: &std::path::Path) -> Server {
-    let mut child = careplan(data)
-        .args(["serve", "--listen", "127.0.0.1:0"])
-        .env("RUST_LOG", "warn")
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    let base = line.trim().rsplit(' ').next().unwrap().to_owned();
-    assert!(base.starts_with("http://127.0.0.1:"), "{line}");
-    Server { child, base }
-}
+use support::binary::{Server, run, start};
 
 /// A demo plan with a practitioner on its care team, and their token.
 fn setup(data: &std::path::Path) -> String {
