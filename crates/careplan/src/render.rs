@@ -1,10 +1,9 @@
 //! Plans, histories and differences as text for people at a terminal, and as JSON for machines.
 
-use std::collections::BTreeMap;
 use std::fmt::Write;
 
 use careplan_model::{
-    ChangeKind, ConsentScope, Goal, HasMeta, ItemId, ItemKind, Plan, PlanDiff, Target,
+    ChangeKind, ConsentScope, Goal, HasMeta, ItemId, ItemKind, Items, Plan, PlanDiff, Target,
     VersionNumber, describe,
 };
 use careplan_store::handle::HistoryEntry;
@@ -58,7 +57,7 @@ fn link(plan: &Plan, id: &ItemId) -> String {
 }
 
 /// The active items of one kind, in the order they were added.
-fn active<T: HasMeta>(map: &BTreeMap<ItemId, T>) -> Vec<(&ItemId, &T)> {
+fn active<T: HasMeta>(map: &Items<T>) -> Vec<(&ItemId, &T)> {
     let mut items: Vec<_> = map.iter().filter(|(_, v)| v.meta().is_active()).collect();
     items.sort_by_key(|(id, v)| (v.meta().added.version, (*id).clone()));
     items

@@ -18,6 +18,7 @@ use crate::funding::{FundingSource, mentions_money};
 use crate::goal::{Goal, ReviewFlag};
 use crate::invariants;
 use crate::issue::{Issue, IssueCode};
+use crate::items::{ItemMut, Items};
 use crate::meta::{Archived, ItemMeta, Stamp};
 use crate::need::{Concern, Need, Problem};
 use crate::outcome::{Outcome, ProgressRecord};
@@ -71,22 +72,22 @@ pub fn start(
         },
         capacity_support: None,
         funding: None,
-        care_team: BTreeMap::new(),
-        strengths: BTreeMap::new(),
-        needs: BTreeMap::new(),
-        concerns: BTreeMap::new(),
-        problems: BTreeMap::new(),
-        goals: BTreeMap::new(),
-        actions: BTreeMap::new(),
-        outcomes: BTreeMap::new(),
-        progress: BTreeMap::new(),
-        comments: BTreeMap::new(),
-        attachments: BTreeMap::new(),
-        hyperlinks: BTreeMap::new(),
-        agreements: BTreeMap::new(),
-        capacity_assessments: BTreeMap::new(),
-        best_interest_decisions: BTreeMap::new(),
-        consent: BTreeMap::new(),
+        care_team: Items::new(),
+        strengths: Items::new(),
+        needs: Items::new(),
+        concerns: Items::new(),
+        problems: Items::new(),
+        goals: Items::new(),
+        actions: Items::new(),
+        outcomes: Items::new(),
+        progress: Items::new(),
+        comments: Items::new(),
+        attachments: Items::new(),
+        hyperlinks: Items::new(),
+        agreements: Items::new(),
+        capacity_assessments: Items::new(),
+        best_interest_decisions: Items::new(),
+        consent: Items::new(),
     };
     let changed = plan.item_keys();
     Ok(Applied { plan, changed })
@@ -155,14 +156,14 @@ struct Tx<'a> {
 }
 
 /// Looks up an item of one kind for a change: reports a missing or archived item as an issue.
-fn active_mut<'m, T: HasMeta>(
-    map: &'m mut BTreeMap<ItemId, T>,
+fn active_mut<'m, T: HasMeta + Clone>(
+    map: &'m mut Items<T>,
     id: &ItemId,
     what: &str,
     path: &str,
     issues: &mut Vec<Issue>,
 ) -> Option<&'m mut T> {
-    match map.get_mut(id) {
+    match map.get_mut(id).map(ItemMut::into_mut) {
         None => {
             issues.push(Issue::new(
                 IssueCode::NotFound,
@@ -912,7 +913,7 @@ impl Tx<'_> {
                     p.meta.is_active() && p.scope == *scope && p.audience == *audience
                 });
                 match existing {
-                    Some((id, p)) => {
+                    Some((id, mut p)) => {
                         if p.visible != *visible {
                             p.visible = *visible;
                             p.meta.changed = stamp.clone();
@@ -986,7 +987,7 @@ impl Tx<'_> {
     fn flag_goals_for_review(&mut self, changed: &ItemId, what: &str) {
         let stamp = self.stamp;
         let mut flagged = Vec::new();
-        for (gid, g) in self.plan.goals.iter_mut() {
+        for (gid, mut g) in self.plan.goals.iter_mut() {
             if g.meta.is_active()
                 && (g.addresses.contains(changed) || g.strengths.contains(changed))
             {
@@ -1054,7 +1055,7 @@ impl Tx<'_> {
         }
         for (position, id) in order.iter().enumerate() {
             let rank = Some(position as u32 + 1);
-            let g = self.plan.goals.get_mut(id).expect("checked above");
+            let mut g = self.plan.goals.get_mut(id).expect("checked above");
             if g.rank != rank {
                 g.rank = rank;
                 g.meta.changed = self.stamp.clone();
@@ -1113,7 +1114,7 @@ impl Tx<'_> {
             reason: reason.clone(),
         };
         let mut touched = vec![ItemKey::new(ItemKind::Goal, id.clone())];
-        for (aid, action) in self
+        for (aid, mut action) in self
             .plan
             .actions
             .iter_mut()
@@ -1126,7 +1127,7 @@ impl Tx<'_> {
             action.meta.changed = self.stamp.clone();
             touched.push(ItemKey::new(ItemKind::Action, aid.clone()));
         }
-        let goal = self.plan.goals.get_mut(id).expect("checked above");
+        let mut goal = self.plan.goals.get_mut(id).expect("checked above");
         goal.meta.archived = Some(archived);
         goal.meta.changed = self.stamp.clone();
         self.changed.extend(touched);
@@ -1218,7 +1219,7 @@ impl Tx<'_> {
             .filter(|(gid, g)| *gid != id && g.meta.is_active())
             .filter_map(|(_, g)| g.rank)
             .collect();
-        let goal = self.plan.goals.get_mut(id).expect("restored goal");
+        let mut goal = self.plan.goals.get_mut(id).expect("restored goal");
         if goal.rank.is_none_or(|r| taken.contains(&r)) {
             goal.rank = Some(taken.last().map_or(1, |r| r + 1));
         }
@@ -1234,7 +1235,7 @@ impl Tx<'_> {
     fn supersede_agreement(&mut self) {
         let version = self.stamp.version;
         let mut marked = Vec::new();
-        for (id, a) in self.plan.agreements.iter_mut() {
+        for (id, mut a) in self.plan.agreements.iter_mut() {
             if a.meta.is_active() && a.superseded_in.is_none() {
                 a.superseded_in = Some(version);
                 a.meta.changed = self.stamp.clone();

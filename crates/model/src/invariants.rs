@@ -19,18 +19,32 @@ pub fn check(plan: &Plan) -> Vec<Issue> {
             .is_some_and(|i| i.item_meta().is_active())
     };
 
-    // Ids are unique across every kind of item.
-    let mut seen: BTreeMap<ItemId, ItemKind> = BTreeMap::new();
-    for key in plan.item_keys() {
-        if let Some(other) = seen.insert(key.id.clone(), key.kind) {
+    // Ids are unique across every kind of item, and none takes a plan-level item's fixed id.
+    let mut ids = plan.collection_ids();
+    ids.sort_unstable_by(|a, b| a.1.cmp(b.1));
+    for pair in ids.windows(2) {
+        let ((other, _), (kind, id)) = (pair[0], pair[1]);
+        if pair[0].1 == id {
             push(
                 IssueCode::DuplicateId,
-                format!("/{}/{}", key.kind.as_str(), key.id),
+                format!("/{}/{}", kind.as_str(), id),
                 format!(
                     "The id {} is used by a {} and a {}",
-                    key.id,
+                    id,
                     other.as_str(),
-                    key.kind.as_str()
+                    kind.as_str()
+                ),
+            );
+        }
+    }
+    for (kind, id) in &ids {
+        if Plan::FIXED_IDS.contains(&id.as_str()) {
+            push(
+                IssueCode::DuplicateId,
+                format!("/{}/{}", kind.as_str(), id),
+                format!(
+                    "The id {id} is reserved for the plan's own {id} and cannot be used by a {}",
+                    kind.as_str()
                 ),
             );
         }

@@ -19,6 +19,7 @@ pub mod funding;
 pub mod goal;
 pub mod invariants;
 pub mod issue;
+pub mod items;
 pub mod meta;
 pub mod need;
 pub mod outcome;
@@ -45,6 +46,7 @@ pub use focus::{Focus, focus_of};
 pub use funding::{FundingSource, FundingSourceKind};
 pub use goal::{Goal, GoalLabel, GoalStatus, ReviewFlag};
 pub use issue::{Issue, IssueCode};
+pub use items::{ItemMut, Items};
 pub use meta::{Actor, Archived, ItemMeta, Role, Stamp};
 pub use need::{
     Concern, ConcernDomain, ExternalReference, Need, Problem, RaisedBy, SctId, SnomedConcept,

@@ -4,8 +4,6 @@
 //! items one by one (a change writes only the items it touched), so this module also gives the
 //! generic item view: [`ItemKey`], [`Item`], [`ItemRef`] and [`Plan::from_items`].
 
-use std::collections::BTreeMap;
-
 use serde::{Deserialize, Deserializer, Serialize};
 
 use crate::action::Action;
@@ -15,6 +13,7 @@ use crate::comment::Comment;
 use crate::consent::ConsentPreference;
 use crate::funding::FundingSource;
 use crate::goal::Goal;
+use crate::items::{ItemMut, Items};
 use crate::meta::ItemMeta;
 use crate::need::{Concern, Need, Problem};
 use crate::outcome::{Outcome, ProgressRecord};
@@ -241,7 +240,7 @@ macro_rules! plan_items {
             pub last_updated: Timestamp,
             $(pub $s_field: $s_ty,)*
             $(pub $o_field: Option<$o_ty>,)*
-            $(pub $c_field: BTreeMap<ItemId, $c_ty>,)*
+            $(pub $c_field: Items<$c_ty>,)*
         }
 
         impl Plan {
@@ -253,6 +252,17 @@ macro_rules! plan_items {
                 $(keys.extend(self.$c_field.keys().map(|id| ItemKey { kind: ItemKind::$c_kind, id: id.clone() }));)*
                 keys
             }
+
+            /// The id of every item of the kinds that have many (archived ones included), by
+            /// reference, with its kind.
+            pub fn collection_ids(&self) -> Vec<(ItemKind, &ItemId)> {
+                let mut ids = Vec::new();
+                $(ids.extend(self.$c_field.keys().map(|id| (ItemKind::$c_kind, id)));)*
+                ids
+            }
+
+            /// The fixed ids of plan-level items, which no other item may take.
+            pub const FIXED_IDS: &'static [&'static str] = &[$($s_id,)* $($o_id,)*];
 
             pub fn get(&self, key: &ItemKey) -> Option<ItemRef<'_>> {
                 match key.kind {
@@ -266,7 +276,7 @@ macro_rules! plan_items {
                 match key.kind {
                     $(ItemKind::$s_kind => (key.id.as_str() == $s_id).then_some(&mut self.$s_field.meta),)*
                     $(ItemKind::$o_kind => self.$o_field.as_mut().filter(|_| key.id.as_str() == $o_id).map(|v| &mut v.meta),)*
-                    $(ItemKind::$c_kind => self.$c_field.get_mut(&key.id).map(|v| &mut v.meta),)*
+                    $(ItemKind::$c_kind => self.$c_field.get_mut(&key.id).map(|v| &mut ItemMut::into_mut(v).meta),)*
                 }
             }
 
@@ -304,7 +314,7 @@ macro_rules! plan_items {
             ) -> Result<Plan, InvalidValue> {
                 $(let mut $s_field: Option<$s_ty> = None;)*
                 $(let mut $o_field: Option<$o_ty> = None;)*
-                $(let mut $c_field: BTreeMap<ItemId, $c_ty> = BTreeMap::new();)*
+                $(let mut $c_field: Items<$c_ty> = Items::new();)*
                 for (item_id, item) in items {
                     match item {
                         $(Item::$s_kind(v) => $s_field = Some(v),)*

@@ -4,10 +4,11 @@
 //! version, what, whether it was allowed, and which data controller's release (override) it used —
 //! is one row of `audit_log`. Rows are only ever inserted, numbered `seq` = 1, 2, 3… without gaps,
 //! and chained: each row stores the hash of the row before it (`prev_hash`) and its own `hash`.
-//! The one-row table `audit_head` holds the last `seq` and its hash; every append reads and moves
-//! it in the same transaction as the rows it adds (PostgreSQL locks it `FOR UPDATE`; on SQLite the
-//! `BEGIN IMMEDIATE` write transaction already serialises), so appends from many tasks and
-//! processes form one chain. Writes of plan versions append their rows inside the transaction
+//! The one-row table `audit_head` holds the last `seq` and its hash; every append moves it in the
+//! same transaction as the rows it adds, so appends from many tasks and processes form one chain.
+//! PostgreSQL reads it `FOR UPDATE`; on SQLite the `BEGIN IMMEDIATE` write transaction already
+//! serialises, and the committer (`commit.rs`) remembers the end it last wrote instead of reading
+//! it (a stale end is refused by the `seq` primary key and the commit retried). Writes of plan versions append their rows inside the transaction
 //! that commits the versions, so a version and its audit row commit together or not at all.
 //!
 //! # The hash (format 1)
@@ -51,6 +52,7 @@ use sqlx::any::AnyRow;
 use sqlx::{AnyConnection, Row};
 use time::OffsetDateTime;
 
+use crate::commit::Committer;
 use crate::encoding::to_i64;
 use crate::script::Script;
 use crate::{Backend, Store, StoreError};
@@ -349,8 +351,19 @@ pub(crate) async fn push_entries(
     if entries.is_empty() {
         return Ok(());
     }
+    let head = read_head(conn, backend).await?;
+    push_after(head, entries, at, script);
+    Ok(())
+}
+
+/// The end of the chain as stored: the last entry's seq and hash. On PostgreSQL the row is
+/// locked until the transaction ends; on SQLite the caller's write transaction already
+/// serialises appends.
+pub(crate) async fn read_head(
+    conn: &mut AnyConnection,
+    backend: Backend,
+) -> Result<ChainEnd, StoreError> {
     let head = match backend {
-        // The IMMEDIATE transaction already holds SQLite's write lock.
         Backend::Sqlite => "SELECT seq, hash FROM audit_head WHERE id = 1",
         Backend::Postgres => "SELECT seq, hash FROM audit_head WHERE id = 1 FOR UPDATE",
     };
@@ -359,9 +372,39 @@ pub(crate) async fn push_entries(
         .await?
         .ok_or_else(|| StoreError::Corrupt("the audit trail's head row is missing".into()))?;
     let last: i64 = row.try_get(0)?;
-    let mut seq = u64::try_from(last)
+    let seq = u64::try_from(last)
         .map_err(|_| StoreError::Corrupt(format!("the audit trail's head is at entry {last}")))?;
-    let mut prev_hash: String = row.try_get(1)?;
+    Ok(ChainEnd {
+        seq,
+        hash: row.try_get(1)?,
+    })
+}
+
+/// The last entry of the chain: its number and hash.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct ChainEnd {
+    pub seq: u64,
+    pub hash: String,
+}
+
+/// Adds to `script` the statements that append `entries` after `head` and move the stored head;
+/// returns the new end of the chain. Pure: the caller knows the head.
+pub(crate) fn push_after(
+    head: ChainEnd,
+    entries: &[AuditEntry],
+    at: Timestamp,
+    script: &mut Script,
+) -> ChainEnd {
+    let ChainEnd {
+        mut seq,
+        hash: mut prev_hash,
+    } = head;
+    if entries.is_empty() {
+        return ChainEnd {
+            seq,
+            hash: prev_hash,
+        };
+    }
     let at = at.to_string();
     for entry in entries {
         seq += 1;
@@ -391,12 +434,14 @@ pub(crate) async fn push_entries(
     }
     script.push(
         "UPDATE audit_head SET seq = $1, hash = $2 WHERE id = 1",
-        vec![to_i64(seq).into(), prev_hash.into()],
+        vec![to_i64(seq).into(), prev_hash.clone().into()],
     );
-    Ok(())
+    ChainEnd {
+        seq,
+        hash: prev_hash,
+    }
 }
 
-/// Entries waiting for the audit writer, and whom to tell when they are durable.
 #[derive(Debug)]
 pub(crate) struct Pending {
     entries: Vec<AuditEntry>,
@@ -408,10 +453,7 @@ const GROUP_LIMIT: usize = 1024;
 
 /// Starts the task that commits queued audit entries in groups; it ends when every sender (every
 /// clone of the store) is gone.
-pub(crate) fn start_writer(
-    writer: sqlx::AnyPool,
-    backend: Backend,
-) -> tokio::sync::mpsc::UnboundedSender<Pending> {
+pub(crate) fn start_writer(committer: Committer) -> tokio::sync::mpsc::UnboundedSender<Pending> {
     let (send, mut receive) = tokio::sync::mpsc::unbounded_channel::<Pending>();
     tokio::spawn(async move {
         while let Some(first) = receive.recv().await {
@@ -430,7 +472,9 @@ pub(crate) fn start_writer(
                 .iter()
                 .flat_map(|p| p.entries.iter().cloned())
                 .collect();
-            let result = commit_group(&writer, backend, &entries)
+            let at = Timestamp::from_datetime(OffsetDateTime::now_utc());
+            let result = committer
+                .commit(&Script::default(), &entries, at)
                 .await
                 .map_err(|e| e.to_string());
             for pending in group {
@@ -439,21 +483,6 @@ pub(crate) fn start_writer(
         }
     });
     send
-}
-
-async fn commit_group(
-    writer: &sqlx::AnyPool,
-    backend: Backend,
-    entries: &[AuditEntry],
-) -> Result<(), StoreError> {
-    let at = Timestamp::from_datetime(OffsetDateTime::now_utc());
-    let mut tx = match backend {
-        Backend::Sqlite => writer.begin_with("BEGIN IMMEDIATE").await?,
-        Backend::Postgres => writer.begin().await?,
-    };
-    append_in(&mut tx, backend, entries, at).await?;
-    tx.commit().await?;
-    Ok(())
 }
 
 impl Store {

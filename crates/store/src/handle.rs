@@ -14,9 +14,10 @@ use serde::Serialize;
 use sqlx::Row;
 use time::OffsetDateTime;
 
-use crate::audit::{AuditEntry, AuditOutcome, append_in};
+use crate::audit::{AuditEntry, AuditOutcome};
 use crate::read::PeopleScope;
 use crate::read::{PersonSummary, VersionInfo};
+use crate::script::Script;
 use crate::write::Committed;
 use crate::{Store, StoreError};
 
@@ -453,24 +454,25 @@ impl Store {
         by: &Actor,
         entry: AuditEntry,
     ) -> Result<(), StoreError> {
-        let mut tx = self.begin().await?;
-        sqlx::query(
+        let mut script = Script::default();
+        script.push(
             "INSERT INTO releases (id, plan_id, scope, audience, reason, granted_by_id, granted_by_name, granted_at, expires_at) \
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
-        )
-        .bind(release.id.as_str())
-        .bind(plan_id.as_str())
-        .bind(serde_json::to_string(&release.scope).unwrap_or_default())
-        .bind(serde_json::to_string(&release.audience).unwrap_or_default())
-        .bind(release.reason.as_str())
-        .bind(by.id.as_str())
-        .bind(release.granted_by.as_str())
-        .bind(release.granted_at.to_string())
-        .bind(release.expires_at.to_string())
-        .execute(&mut *tx)
-        .await?;
-        append_in(&mut tx, self.backend, &[entry], release.granted_at).await?;
-        tx.commit().await?;
+            vec![
+                release.id.as_str().into(),
+                plan_id.as_str().into(),
+                serde_json::to_string(&release.scope).unwrap_or_default().into(),
+                serde_json::to_string(&release.audience).unwrap_or_default().into(),
+                release.reason.as_str().into(),
+                by.id.as_str().into(),
+                release.granted_by.as_str().into(),
+                release.granted_at.to_string().into(),
+                release.expires_at.to_string().into(),
+            ],
+        );
+        self.committer
+            .commit(&script, &[entry], release.granted_at)
+            .await?;
         Ok(())
     }
 }

@@ -7,6 +7,7 @@
 
 pub mod accounts;
 pub mod audit;
+mod commit;
 mod encoding;
 mod error;
 pub mod handle;
@@ -45,6 +46,8 @@ pub struct Store {
     /// Commits go through here. On SQLite it has one connection (SQLite has one writer at a
     /// time anyway, and queuing in-process beats spinning on the file lock).
     writer: AnyPool,
+    /// Writes whole transactions (a change and its audit rows) through `writer`.
+    committer: commit::Committer,
     /// Reads go through here; on PostgreSQL it is the same pool as `writer`.
     reader: AnyPool,
     /// The latest committed version of recently written plans, so a write does not read and
@@ -86,6 +89,11 @@ impl HeadCache {
     }
 }
 
+/// Set on every SQLite connection. WAL with synchronous=FULL: a commit returns only after the WAL
+/// is on disk, so an acknowledged version survives a crash of the process or the machine.
+pub(crate) const SQLITE_PRAGMAS: &str = "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; \
+     PRAGMA busy_timeout = 10000; PRAGMA foreign_keys = ON;";
+
 /// The file name of the embedded SQLite database inside the data directory.
 pub const SQLITE_FILE: &str = "careplan.sqlite3";
 
@@ -116,14 +124,7 @@ impl Store {
                         .test_before_acquire(false)
                         .after_connect(|conn, _meta| {
                             Box::pin(async move {
-                                // WAL with synchronous=FULL: a commit returns only after the WAL
-                                // is on disk, so an acknowledged version survives a crash of
-                                // the process or the machine.
-                                conn.execute(
-                                    "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; \
-                                     PRAGMA busy_timeout = 10000; PRAGMA foreign_keys = ON;",
-                                )
-                                .await?;
+                                conn.execute(SQLITE_PRAGMAS).await?;
                                 Ok(())
                             })
                         })
@@ -131,10 +132,12 @@ impl Store {
                 };
                 let writer = pool(1).await?;
                 let reader = pool(4).await?;
-                let audit_queue = audit::start_writer(writer.clone(), backend);
+                let committer = commit::Committer::new(backend, writer.clone(), options.clone());
+                let audit_queue = audit::start_writer(committer.clone());
                 Store {
                     backend,
                     writer,
+                    committer,
                     reader,
                     heads: Arc::default(),
                     audit_queue,
@@ -152,12 +155,14 @@ impl Store {
                 let pool = AnyPoolOptions::new()
                     .max_connections(8)
                     .acquire_timeout(Duration::from_secs(30))
-                    .connect_with(options)
+                    .connect_with(options.clone())
                     .await?;
-                let audit_queue = audit::start_writer(pool.clone(), backend);
+                let committer = commit::Committer::new(backend, pool.clone(), options.clone());
+                let audit_queue = audit::start_writer(committer.clone());
                 Store {
                     backend,
                     writer: pool.clone(),
+                    committer,
                     reader: pool,
                     heads: Arc::default(),
                     audit_queue,
@@ -208,6 +213,7 @@ impl Store {
 
     /// Closes the pools, waiting for work under way to finish.
     pub async fn close(&self) {
+        self.committer.close().await;
         self.writer.close().await;
         self.reader.close().await;
     }

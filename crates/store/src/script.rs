@@ -50,7 +50,7 @@ impl From<Option<i64>> for Arg {
 }
 
 /// Statements to run in order, inside the caller's transaction.
-#[derive(Debug, Default)]
+#[derive(Debug, Default, Clone)]
 pub(crate) struct Script {
     statements: Vec<(&'static str, Vec<Arg>)>,
 }
@@ -94,25 +94,35 @@ impl Script {
         self.statements.push((sql, args));
     }
 
+    /// Runs `parts` one after another as a single SQLite statement list: one round trip to the
+    /// connection's worker thread. Statements after a failing one do not run.
+    pub(crate) async fn run_sqlite_parts(
+        parts: &[&Script],
+        conn: &mut AnyConnection,
+    ) -> Result<(), sqlx::Error> {
+        let mut sql = String::new();
+        let mut args = Vec::new();
+        for part in parts {
+            for (statement, statement_args) in &part.statements {
+                renumber(statement, args.len(), &mut sql);
+                sql.push_str(";\n");
+                args.extend(statement_args.iter().cloned());
+            }
+        }
+        // The text is our own statements joined; every value is a bound parameter.
+        bind_all(sqlx::query(sqlx::AssertSqlSafe(sql)), &args)
+            .execute(&mut *conn)
+            .await?;
+        Ok(())
+    }
+
     pub(crate) async fn run(
         self,
         conn: &mut AnyConnection,
         backend: Backend,
     ) -> Result<(), sqlx::Error> {
         match backend {
-            Backend::Sqlite => {
-                let mut sql = String::new();
-                let mut args = Vec::new();
-                for (statement, statement_args) in &self.statements {
-                    renumber(statement, args.len(), &mut sql);
-                    sql.push_str(";\n");
-                    args.extend(statement_args.iter().cloned());
-                }
-                // The text is our own statements joined; every value is a bound parameter.
-                bind_all(sqlx::query(sqlx::AssertSqlSafe(sql)), &args)
-                    .execute(&mut *conn)
-                    .await?;
-            }
+            Backend::Sqlite => Script::run_sqlite_parts(&[&self], conn).await?,
             Backend::Postgres => {
                 for (statement, args) in &self.statements {
                     bind_all(sqlx::query(*statement), args)

@@ -6,15 +6,14 @@ use careplan_model::{
     Actor, Command, ItemKey, ItemKind, Person, Plan, PlanId, Stamp, Text, Timestamp, VersionNumber,
     apply, start,
 };
-use sqlx::AnyConnection;
 use time::OffsetDateTime;
 
-use crate::audit::{AuditEntry, AuditOutcome, action, append_in, push_entries};
+use crate::audit::{AuditEntry, AuditOutcome, action};
 use crate::encoding::{COMMAND_FORMAT, ITEM_FORMAT, encode_command, encode_item, to_i64};
 use crate::ids::{new_item_id, new_person_id, new_plan_id};
 use crate::read::{head, load};
 use crate::script::Script;
-use crate::{Backend, Store, StoreError};
+use crate::{Store, StoreError};
 
 /// A committed version: the plan as it now is, and the items that version wrote.
 #[derive(Debug, Clone)]
@@ -45,15 +44,6 @@ fn search_name(person: &Person) -> String {
 }
 
 impl Store {
-    pub(crate) async fn begin(&self) -> Result<sqlx::Transaction<'static, sqlx::Any>, StoreError> {
-        Ok(match self.backend {
-            // IMMEDIATE takes the write lock at once, so two processes never both read a
-            // version and then race to write the next one.
-            Backend::Sqlite => self.writer.begin_with("BEGIN IMMEDIATE").await?,
-            Backend::Postgres => self.writer.begin().await?,
-        })
-    }
-
     /// Starts a plan for a new person: version 1.
     pub async fn create_plan(
         &self,
@@ -72,25 +62,23 @@ impl Store {
         };
         let applied = start(plan_id.clone(), new_person_id(), &command, &stamp)
             .map_err(StoreError::Rejected)?;
-        let mut tx = self.begin().await?;
-        self.check_nhs_number_free(&mut tx, &plan_id, &person)
-            .await?;
+        self.check_nhs_number_free(&plan_id, &person).await?;
         let p = &applied.plan;
-        sqlx::query(
+        let mut script = Script::default();
+        script.push(
             "INSERT INTO plans (id, person_id, version, created_at, updated_at, nhs_number, given_name, family_name, date_of_birth, search_name) \
              VALUES ($1, $2, 1, $3, $3, $4, $5, $6, $7, $8)",
-        )
-        .bind(plan_id.as_str())
-        .bind(p.details.person_id.as_str())
-        .bind(stamp.at.to_string())
-        .bind(person.nhs_number.as_ref().map(|n| n.as_str().to_owned()))
-        .bind(person.given_name.as_str())
-        .bind(person.family_name.as_str())
-        .bind(person.date_of_birth.to_string())
-        .bind(search_name(&person))
-        .execute(&mut *tx)
-        .await?;
-        let mut script = Script::default();
+            vec![
+                plan_id.as_str().into(),
+                p.details.person_id.as_str().into(),
+                stamp.at.to_string().into(),
+                person.nhs_number.as_ref().map(|n| n.as_str().to_owned()).into(),
+                person.given_name.as_str().into(),
+                person.family_name.as_str().into(),
+                person.date_of_birth.to_string().into(),
+                search_name(&person).into(),
+            ],
+        );
         push_version(
             &mut script,
             None,
@@ -100,10 +88,11 @@ impl Store {
             &stamp,
             reason.as_ref(),
         )?;
-        script.run(&mut tx, self.backend).await?;
         let audit = version_audit(action::CREATE_PLAN, actor, &applied.plan, &command);
-        append_in(&mut tx, self.backend, &[audit], stamp.at).await?;
-        tx.commit().await?;
+        self.committer
+            .commit(&script, &[audit], stamp.at)
+            .await
+            .map_err(|e| duplicate_person(e, &person))?;
         self.heads.put(applied.plan.clone());
         Ok(Committed {
             plan: applied.plan,
@@ -208,15 +197,14 @@ impl Store {
             .iter()
             .any(|c| c.changed.iter().any(|k| k.kind == ItemKind::Person));
 
-        let mut tx = self.begin().await?;
         if person_changed {
-            self.check_nhs_number_free(&mut tx, plan_id, &last.person.person)
+            self.check_nhs_number_free(plan_id, &last.person.person)
                 .await?;
         }
-        // Everything this commit writes, sent as one script. The first version row is the
-        // optimistic lock: (plan_id, number) is the primary key, so if another writer has moved
-        // the plan past `base`, inserting version base + 1 fails and nothing is written. On
-        // PostgreSQL a concurrent writer of the same version waits on that key, then fails.
+        // Everything this commit writes, as one script. The first version row is the optimistic
+        // lock: (plan_id, number) is the primary key, so if another writer has moved the plan
+        // past `base`, inserting version base + 1 fails and nothing is written. On PostgreSQL a
+        // concurrent writer of the same version waits on that key, then fails.
         let mut script = Script::default();
         let mut before: &Plan = &start;
         for (c, (command, stamp)) in committed.iter().zip(&stored) {
@@ -243,61 +231,28 @@ impl Store {
             .zip(&stored)
             .map(|(c, (command, _))| version_audit(action::WRITE, actor, &c.plan, command))
             .collect();
-        let lost_race = |e: sqlx::Error| match &e {
-            sqlx::Error::Database(db)
-                if db.kind() == sqlx::error::ErrorKind::UniqueViolation
-                    && db.message().contains("plan_versions") =>
-            {
-                None
+        if let Err(e) = self
+            .committer
+            .commit(&script, &audit, last.last_updated)
+            .await
+        {
+            if lost_race(&e) {
+                let (current, _) = self.head(plan_id).await?;
+                return Err(StoreError::Conflict {
+                    expected: base,
+                    current,
+                });
             }
-            _ => Some(StoreError::from(e)),
-        };
-        let outcome = match self.backend {
-            // One round trip for the whole commit: the audit rows join the script.
-            Backend::Sqlite => {
-                push_entries(
-                    &mut tx,
-                    self.backend,
-                    &audit,
-                    last.last_updated,
-                    &mut script,
-                )
-                .await?;
-                script.run(&mut tx, self.backend).await
-            }
-            // The audit head is locked last, after the plan's rows, so writers of different
-            // plans never wait on each other in a cycle.
-            Backend::Postgres => match script.run(&mut tx, self.backend).await {
-                Ok(()) => append_in(&mut tx, self.backend, &audit, last.last_updated)
-                    .await
-                    .map_err(|e| match e {
-                        StoreError::Database(e) => e,
-                        other => sqlx::Error::Protocol(other.to_string()),
-                    }),
-                Err(e) => Err(e),
-            },
-        };
-        if let Err(e) = outcome {
-            return match lost_race(e) {
-                Some(err) => Err(err),
-                None => {
-                    drop(tx);
-                    let (current, _) = self.head(plan_id).await?;
-                    Err(StoreError::Conflict {
-                        expected: base,
-                        current,
-                    })
-                }
-            };
+            return Err(duplicate_person(e, &last.person.person));
         }
-        tx.commit().await?;
         self.heads.put(last.clone());
         Ok(committed)
     }
 
+    /// Refuses, with a sentence, an NHS number that another plan already has. (The unique index
+    /// on `plans.nhs_number` is the guarantee; this check names the problem before writing.)
     async fn check_nhs_number_free(
         &self,
-        conn: &mut AnyConnection,
         plan: &PlanId,
         person: &Person,
     ) -> Result<(), StoreError> {
@@ -307,12 +262,32 @@ impl Store {
         let other = sqlx::query("SELECT id FROM plans WHERE nhs_number = $1 AND id <> $2")
             .bind(nhs.as_str())
             .bind(plan.as_str())
-            .fetch_optional(&mut *conn)
+            .fetch_optional(&self.reader)
             .await?;
         match other {
             Some(_) => Err(StoreError::DuplicatePerson(nhs.to_string())),
             None => Ok(()),
         }
+    }
+}
+
+/// Did the commit fail because another writer took the next version number first?
+fn lost_race(e: &StoreError) -> bool {
+    matches!(e, StoreError::Database(sqlx::Error::Database(db))
+        if db.kind() == sqlx::error::ErrorKind::UniqueViolation && db.message().contains("plan_versions"))
+}
+
+/// A commit refused by the unique NHS number (another writer got there between the check and
+/// the write) is a duplicate person; anything else stays as it was.
+fn duplicate_person(e: StoreError, person: &Person) -> StoreError {
+    match (&e, &person.nhs_number) {
+        (StoreError::Database(sqlx::Error::Database(db)), Some(nhs))
+            if db.kind() == sqlx::error::ErrorKind::UniqueViolation
+                && db.message().contains("nhs_number") =>
+        {
+            StoreError::DuplicatePerson(nhs.to_string())
+        }
+        _ => e,
     }
 }
 
