@@ -1,0 +1,86 @@
+//! The care and support plan as HL7 FHIR R4 (4.0.1) JSON.
+//!
+//! A pure library, like the model it maps: no I/O, no clock, no randomness. A server or the CLI
+//! reads a plan from the store, calls [`plan_bundle`] or [`resource`], and sends the JSON; or
+//! reads a Bundle, calls [`commands_from_bundle`], and applies the commands through the store.
+//!
+//! # Mapping
+//!
+//! | plan | FHIR R4 |
+//! | --- | --- |
+//! | plan | `CarePlan` (id = plan id): `status`, `intent` plan, category SNOMED CT 734163000 \|Care plan\|, `subject`, `careTeam`, `addresses` (active needs, concerns, problems), `supportingInfo` (active strengths), `goal` (active goals in the person's order), `activity.reference` (active actions), `note` (comments on the plan or a section); funding source as extensions |
+//! | person | `Patient` (id = person id): official and usual `name`, `birthDate`, NHS number (`https://fhir.nhs.uk/Id/nhs-number`) and other `identifier`s |
+//! | care team | `CareTeam` (id = `<plan>-care-team`), one `participant` per member (element id = item id) |
+//! | need / concern / problem | `Condition` (id = item id), `category` `assessed-need` (ours) / `health-concern` / `problem-list-item` (HL7 condition-category); a concern's domain as a second category; who raised it as `asserter`; a problem's SNOMED CT code in `code.coding` and its problem-list link in `identifier`; importance as the `priority` extension; `clinicalStatus` inactive when archived |
+//! | strength | `Observation` with code `strength`, `valueString`, `focus` → the goals it supports |
+//! | goal / hope | `Goal`: `description`, `lifecycleStatus` + `achievementStatus`, category goal or hope, `target.dueDate`, `addresses`, `outcomeReference`; priority 1–10 and why it matters as extensions, `Goal.priority` high/medium/low derived (8–10, 4–7, 1–3) |
+//! | the person's order of goals | `List` (id = `<plan>-goal-order`), ordered by priority |
+//! | action | `Task`: `description`, `status`, `intent` plan, `for`, `basedOn` → CarePlan, `performerType` (who: person, carer…), `owner` (display of the named performer), HL7 `resource-pertainsToGoal`, confidence, timing and performer-organisation extensions |
+//! | review date | `Task` (id = `<plan>-review`) with code `plan-review`, `focus` → CarePlan, `restriction.period.end` |
+//! | progress record | `Observation` code `goal-progress`, `focus` → Goal, `effectiveDateTime`, `valueInteger`, scale in `method`, its note as the first `note` |
+//! | outcome | `Observation` code `goal-outcome`, `focus` → Goal, status in `valueCodeableConcept`, description as the first `note` |
+//! | comment | `Annotation` (element id = comment id) in the `note` of the item's resource, or of the CarePlan for the plan, a section (`comment-section` extension) or an item with no note of its own (`comment-on-item`) |
+//! | agreement | `Consent` scope `treatment`, `provision.data` → `CarePlan/<id>/_history/<agreed version>`, `performer` the Patient or a contained `RelatedPerson` with legal authority extensions; `status` active, or inactive once the plan changed after it (CSP-12); not obtained: no `provision.type` and the reason as an extension |
+//! | access preference | `Consent` scope `patient-privacy`, `provision.type` permit/deny, `provision.actor` a role (extension) or an organisation, `provision.code` the section |
+//! | funding source | `funding-source` (Coding from our CodeSystem) and `funding-details-held-at` extensions on the CarePlan |
+//! | archived | the FHIR status where one fits and the `archived` (+ `archive-reason`) extension everywhere |
+//! | version | every resource's `meta.versionId` / `meta.lastUpdated` is the plan's (CSP-14); one `Provenance` per version |
+//!
+//! Extensions and code systems are listed in [`terminology`], each with its canonical URL under
+//! `https://careplan.example/fhir/`, and are served as StructureDefinition and CodeSystem
+//! resources by [`structure_definition`] and [`code_system`].
+//!
+//! # Not exported
+//!
+//! Attachments and hyperlinks (DocumentReference), capacity support, capacity assessments and
+//! best-interest decisions, the review flag on goals (CSP-11, a state the model derives), and
+//! care-team members' sign-in accounts (an internal link) are not part of the FHIR view yet.
+//! A comment on an item that is not exported refers to an id the Bundle does not have, and
+//! importing it is refused with that id named.
+//!
+//! # Import: refuse, never drop
+//!
+//! [`commands_from_bundle`] accepts a Bundle of type `collection`, `transaction` (POST or PUT
+//! entries) or `searchset`, with references as `Type/id`, absolute URLs or `urn:uuid:` fullUrls.
+//! Every element and extension the model cannot hold is **refused** with an issue that names it
+//! (for example `Bundle.entry[0].resource.gender`): an import either keeps everything it was
+//! given or changes nothing. The only things read and not kept are those the plan derives
+//! itself, each checked where it can be:
+//!
+//! - `meta` (`versionId`, `lastUpdated`, `profile`, `source`) and a narrative with status
+//!   `generated`: the importing system makes its own versions and narrative;
+//! - the CarePlan's `addresses`, `goal`, `supportingInfo`, `activity.reference`, `careTeam` and
+//!   the Goal's `outcomeReference` (each must name an entry of the Bundle): they are derived from
+//!   the items' own links;
+//! - `Goal.priority` (must agree with the `priority` extension), the representative's HL7 role
+//!   coding, reference `display`s;
+//! - who wrote a comment and when (`Annotation.authorString`, `time`) and when an item was
+//!   archived: the import's version stamps them, as for any change (stated in
+//!   [`ImportPlan::notes`]);
+//! - `Provenance`: the source system's history; the import makes new versions (also stated in
+//!   the notes);
+//! - the ids of access preferences, which the model derives from the version that created them.
+//!
+//! Item ids survive (the resource id, or `<kind>-<uuid>` for a `urn:uuid:` entry without one),
+//! as do the plan and person ids when valid. The commands are ordered so the model accepts
+//! them: plan details, care team, strengths/needs/concerns/problems, goals (in the order of the
+//! `List`), actions, progress and outcomes, comments, funding, access preferences, archives
+//! (actions, goals, then the rest), and agreements last — an agreement for an earlier version
+//! (`Consent.status` inactive) just before the last change to the content, so the imported plan
+//! shows it as for an earlier version too. The commands are tried on a scratch plan before they
+//! are returned, so a rule the Bundle breaks is reported against the entry that broke it.
+
+pub mod export;
+pub mod import;
+pub mod issue;
+pub mod terminology;
+
+pub use export::{
+    ResourceKind, VersionMeta, bundle, care_plan_for_performer, derived_id, performer_bundle,
+    plan_bundle, provenance, provenance_id, resource, resources,
+};
+pub use import::{ImportPlan, commands_from_bundle};
+pub use issue::{FhirIssue, IssueType, Severity, operation_outcome};
+pub use terminology::{
+    EXTENSIONS, code_system, code_systems, structure_definition, structure_definitions,
+};

@@ -1,0 +1,349 @@
+//! Export, import, export again: the plan survives FHIR (CSP-9, CSP-12, CSP-14, CSP-10).
+//!
+//! The second export equals the first except for what a new history necessarily changes, which
+//! `normalise` removes and these tests check separately:
+//! - `meta.versionId` / `meta.lastUpdated` and the Bundle's `timestamp` (the import's versions);
+//! - Provenance entries (the import's history, not the source's);
+//! - `Annotation.time` / `authorString` and the `archived` extension's time (stamped by the
+//!   import's versions);
+//! - the version number in an agreement's `provision.data` reference (checked below: the
+//!   current agreement is for the imported plan's version that recorded it);
+//! - the ids of access-preference Consents, which the model derives from the version that
+//!   created them (compared as a set without ids).
+//!
+//! Item ids, the plan id and the person id survive unchanged.
+
+mod common;
+
+use careplan_fhir::{
+    ResourceKind, care_plan_for_performer, commands_from_bundle, plan_bundle, resource, resources,
+};
+use careplan_model::{GoalStatus, PersonId, PlanId};
+use common::{BASE, PERSON_ID, PLAN_ID, build, entries, find, rich_plan};
+use serde_json::Value;
+
+fn import_and_export(bundle: &Value) -> (careplan_model::Plan, Value) {
+    let import = commands_from_bundle(bundle).unwrap_or_else(|issues| {
+        panic!(
+            "import refused: {}",
+            issues
+                .iter()
+                .map(|i| i.to_string())
+                .collect::<Vec<_>>()
+                .join("\n")
+        )
+    });
+    assert_eq!(import.plan_id, Some(PlanId::parse(PLAN_ID).unwrap()));
+    assert_eq!(import.person_id, Some(PersonId::parse(PERSON_ID).unwrap()));
+    let (plan, versions) = build(
+        PLAN_ID,
+        PERSON_ID,
+        &import.create_command(),
+        &import.commands,
+        1_000,
+    );
+    let again = plan_bundle(&plan, &versions, BASE);
+    (plan, again)
+}
+
+fn strip_meta(v: &mut Value) {
+    match v {
+        Value::Object(o) => {
+            o.remove("meta");
+            o.remove("time");
+            o.remove("authorString");
+            if o.get("url").and_then(Value::as_str)
+                == Some("https://careplan.example/fhir/StructureDefinition/archived")
+            {
+                o.insert("valueDateTime".into(), Value::from("(the import's time)"));
+            }
+            if let Some(r) = o.get_mut("reference")
+                && let Some(s) = r.as_str()
+                && let Some((before, _)) = s.split_once("/_history/")
+            {
+                *r = Value::from(format!("{before}/_history/(n)"));
+            }
+            for value in o.values_mut() {
+                strip_meta(value);
+            }
+        }
+        Value::Array(a) => a.iter_mut().for_each(strip_meta),
+        _ => {}
+    }
+}
+
+/// The Bundle without what a new history changes (see the module docs): the resources in order,
+/// and the access preferences as a sorted set without ids.
+fn normalise(bundle: &Value) -> (Vec<Value>, Vec<String>) {
+    let mut kept = Vec::new();
+    let mut preferences = Vec::new();
+    for r in entries(bundle) {
+        let mut r = r.clone();
+        if r["resourceType"] == "Provenance" {
+            continue;
+        }
+        strip_meta(&mut r);
+        if r["resourceType"] == "Consent" && r["scope"]["coding"][0]["code"] == "patient-privacy" {
+            r.as_object_mut().unwrap().remove("id");
+            preferences.push(r.to_string());
+        } else {
+            kept.push(r);
+        }
+    }
+    preferences.sort();
+    (kept, preferences)
+}
+
+#[test]
+fn csp9_goal_links_survive_fhir_round_trip() {
+    let (plan, versions) = rich_plan();
+    let first = plan_bundle(&plan, &versions, BASE);
+    let (imported, second) = import_and_export(&first);
+
+    let (a, a_prefs) = normalise(&first);
+    let (b, b_prefs) = normalise(&second);
+    assert_eq!(a.len(), b.len(), "same number of resources");
+    for (x, y) in a.iter().zip(&b) {
+        assert_eq!(
+            x, y,
+            "{}/{} differs after the round trip",
+            x["resourceType"], x["id"]
+        );
+    }
+    assert_eq!(a_prefs, b_prefs, "access preferences");
+
+    // The links themselves, in the model.
+    for (id, goal) in plan.goals.iter() {
+        let other = &imported.goals[id];
+        assert_eq!(goal.addresses, other.addresses, "addresses of {id}");
+        assert_eq!(goal.strengths, other.strengths, "strengths of {id}");
+        assert_eq!(goal.priority, other.priority, "priority of {id}");
+        assert_eq!(goal.label, other.label);
+        assert_eq!(goal.why_it_matters, other.why_it_matters);
+        assert_eq!(
+            goal.meta.is_active(),
+            other.meta.is_active(),
+            "archive state of {id}"
+        );
+    }
+    for (id, action) in plan.actions.iter() {
+        let other = &imported.actions[id];
+        assert_eq!(action.goal, other.goal, "goal of {id}");
+        assert_eq!(action.confidence, other.confidence, "confidence of {id}");
+        assert_eq!(action.performer, other.performer, "performer of {id}");
+        assert_eq!(action.status, other.status, "status of {id}");
+        assert_eq!(action.meta.is_active(), other.meta.is_active());
+    }
+    assert_eq!(plan.person.person, imported.person.person);
+    assert_eq!(
+        plan.funding.as_ref().map(|f| f.source),
+        imported.funding.as_ref().map(|f| f.source)
+    );
+    let order = |p: &careplan_model::Plan| -> Vec<String> {
+        p.goals_in_order()
+            .iter()
+            .map(|(id, _)| id.to_string())
+            .collect()
+    };
+    assert_eq!(
+        order(&plan),
+        order(&imported),
+        "the person's order of goals"
+    );
+    assert_eq!(
+        imported.goals[&careplan_model::ItemId::parse("goal-tablet").unwrap()].status,
+        GoalStatus::Proposed
+    );
+}
+
+#[test]
+fn csp12_agreement_survives_and_stays_for_an_earlier_version() {
+    let (plan, versions) = rich_plan();
+    let first = plan_bundle(&plan, &versions, BASE);
+    let (imported, second) = import_and_export(&first);
+    let id = |s: &str| careplan_model::ItemId::parse(s).unwrap();
+
+    // The earlier agreement (by the person) is for an earlier version in both plans.
+    let before = &plan.agreements[&id("agreement-first")];
+    let after = &imported.agreements[&id("agreement-first")];
+    assert!(before.superseded_in.is_some());
+    assert!(
+        after.superseded_in.is_some(),
+        "still for an earlier version"
+    );
+    assert_eq!(before.outcome, after.outcome);
+    assert_eq!(
+        find(&second, "Consent", "agreement-first")["status"],
+        "inactive"
+    );
+
+    // The representative's agreement is current, for the version that recorded it: the last.
+    let (current_id, current) = imported.current_agreement().unwrap();
+    assert_eq!(current_id.as_str(), "agreement-susan");
+    assert_eq!(current.superseded_in, None);
+    assert_eq!(current.agreed_version, imported.version);
+    assert_eq!(
+        current.outcome,
+        plan.agreements[&id("agreement-susan")].outcome
+    );
+    let consent = find(&second, "Consent", "agreement-susan");
+    assert_eq!(consent["status"], "active");
+    assert_eq!(
+        consent["provision"]["data"][0]["reference"]["reference"],
+        format!("CarePlan/{PLAN_ID}/_history/{}", imported.version)
+    );
+    assert_eq!(consent["contained"][0]["resourceType"], "RelatedPerson");
+    assert_eq!(consent["performer"][0]["reference"], "#representative");
+}
+
+#[test]
+fn csp14_every_resource_carries_the_plan_version_and_last_update() {
+    let (plan, versions) = rich_plan();
+    let bundle = plan_bundle(&plan, &versions, BASE);
+    let version = plan.version.to_string();
+    let updated = plan.last_updated.to_string();
+    let mut provenance = 0;
+    for r in entries(&bundle) {
+        if r["resourceType"] == "Provenance" {
+            provenance += 1;
+            assert_eq!(r["meta"]["versionId"], "1");
+            continue;
+        }
+        assert_eq!(r["meta"]["versionId"], version.as_str(), "{}", r["id"]);
+        assert_eq!(r["meta"]["lastUpdated"], updated.as_str(), "{}", r["id"]);
+    }
+    assert_eq!(provenance, versions.len(), "one Provenance per version");
+    let last = find(
+        &bundle,
+        "Provenance",
+        &format!("{PLAN_ID}-v{}", plan.version),
+    );
+    assert_eq!(
+        last["target"][0]["reference"],
+        format!("CarePlan/{PLAN_ID}/_history/{}", plan.version)
+    );
+    assert_eq!(last["activity"]["text"], "record_agreement");
+    assert_eq!(last["agent"][0]["who"]["display"], "Susan Marlowe");
+    for e in bundle["entry"].as_array().unwrap() {
+        let r = &e["resource"];
+        assert_eq!(
+            e["fullUrl"],
+            format!(
+                "{BASE}/{}/{}",
+                r["resourceType"].as_str().unwrap(),
+                r["id"].as_str().unwrap()
+            )
+        );
+    }
+}
+
+#[test]
+fn single_resources_are_found_by_type_and_id() {
+    let (plan, _) = rich_plan();
+    let goal = resource(&plan, ResourceKind::Goal, "goal-dress").unwrap();
+    assert_eq!(goal["description"]["text"], "Dress myself each morning");
+    assert_eq!(goal["priority"]["coding"][0]["code"], "high-priority");
+    assert_eq!(goal["addresses"][0]["reference"], "Condition/need-dress");
+    assert!(
+        resource(&plan, ResourceKind::Goal, "need-dress").is_none(),
+        "wrong type"
+    );
+    assert!(resource(&plan, ResourceKind::Condition, "nothing").is_none());
+    let patient = resource(&plan, ResourceKind::Patient, PERSON_ID).unwrap();
+    assert_eq!(
+        patient["identifier"][0]["system"],
+        "https://fhir.nhs.uk/Id/nhs-number"
+    );
+    assert_eq!(patient["identifier"][0]["value"], "9434765919");
+    assert!(resource(&plan, ResourceKind::CarePlan, PLAN_ID).is_some());
+    let problem = resource(&plan, ResourceKind::Condition, "problem-copd").unwrap();
+    assert_eq!(
+        problem["code"]["coding"][0]["system"],
+        "http://snomed.info/sct"
+    );
+    assert_eq!(problem["code"]["coding"][0]["code"], "13645005");
+    assert_eq!(
+        problem["category"][0]["coding"][0]["code"],
+        "problem-list-item"
+    );
+    let concern = resource(&plan, ResourceKind::Condition, "concern-falls").unwrap();
+    assert_eq!(
+        concern["category"][0]["coding"][0]["code"],
+        "health-concern"
+    );
+    let archived = resource(&plan, ResourceKind::Condition, "need-old").unwrap();
+    assert_eq!(archived["clinicalStatus"]["coding"][0]["code"], "inactive");
+    // Every resource of the plan can be read alone, and reads the same as in the Bundle.
+    for r in resources(&plan) {
+        let kind = ResourceKind::parse(r["resourceType"].as_str().unwrap()).unwrap();
+        assert_eq!(
+            resource(&plan, kind, r["id"].as_str().unwrap()).as_ref(),
+            Some(&r)
+        );
+    }
+}
+
+#[test]
+fn csp10_care_plan_for_performer_holds_only_their_goals_and_actions() {
+    let (plan, _) = rich_plan();
+    let view = care_plan_for_performer(&plan, "  olu therapist ");
+    let refs = |key: &str| -> Vec<String> {
+        view[key]
+            .as_array()
+            .map(|a| {
+                a.iter()
+                    .map(|r| {
+                        r.get("reference")
+                            .and_then(|x| x.get("reference").or(Some(x)))
+                            .and_then(Value::as_str)
+                            .unwrap()
+                            .to_owned()
+                    })
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
+    // Olu does the buttons (goal-dress) and the knee exercises (goal-knee), in the person's order.
+    assert_eq!(refs("goal"), ["Goal/goal-dress", "Goal/goal-knee"]);
+    assert_eq!(
+        refs("activity"),
+        ["Task/action-buttons", "Task/action-physio"]
+    );
+    assert_eq!(
+        refs("addresses"),
+        [
+            "Condition/need-dress",
+            "Condition/problem-copd",
+            "Condition/problem-knee"
+        ]
+    );
+    assert_eq!(refs("supportingInfo"), ["Observation/strength-garden"]);
+    assert_eq!(view["meta"]["tag"][0]["code"], "SUBSETTED");
+    assert!(
+        view.get("note").is_none(),
+        "the plan's comments are not part of the view"
+    );
+    // By organisation.
+    let age_uk = care_plan_for_performer(&plan, "Age UK Leeds");
+    assert!(age_uk.get("goal").is_none(), "its only goal is archived");
+    let ot = care_plan_for_performer(&plan, "leeds ot service");
+    assert_eq!(ot["activity"].as_array().unwrap().len(), 1);
+    let full = careplan_fhir::plan_bundle(&plan, &[], BASE);
+    assert_eq!(
+        find(&full, "CarePlan", PLAN_ID)["goal"]
+            .as_array()
+            .unwrap()
+            .len(),
+        3
+    );
+}
+
+#[test]
+#[ignore = "prints the rich plan's Bundle for a person to read"]
+fn print_bundle() {
+    let (plan, versions) = rich_plan();
+    println!(
+        "{}",
+        serde_json::to_string_pretty(&plan_bundle(&plan, &versions, BASE)).unwrap()
+    );
+}
