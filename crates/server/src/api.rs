@@ -5,10 +5,10 @@ use axum::extract::{ConnectInfo, Path, Query, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use careplan_model::{
-    Audience, Command, ConsentScope, Person, PlanId, Text, Timestamp, VersionNumber,
+    Audience, Command, ConsentScope, Person, Plan, PlanId, Text, Timestamp, VersionNumber,
 };
 use careplan_store::audit::AuditFilter;
-use careplan_store::handle::Handle;
+use careplan_store::handle::{Handle, Viewed};
 use serde::Deserialize;
 use serde_json::{Value, json};
 use std::net::SocketAddr;
@@ -151,6 +151,26 @@ pub async fn create_person(
 
 // ----- plans ----------------------------------------------------------------------------------
 
+/// A plan as JSON, serialised once per plan, version and withheld set.
+fn plan_body(state: &AppState, viewed: &Viewed<Plan>, latest: VersionNumber) -> Response {
+    let key = crate::json::BodyKey {
+        plan: viewed.value.id.clone(),
+        version: viewed.value.version,
+        latest,
+        withheld: viewed.withheld.clone(),
+        releases_used: viewed.releases_used.clone(),
+    };
+    let body = state.bodies.get_or_make(key, &viewed.value);
+    (
+        [(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/json"),
+        )],
+        body,
+    )
+        .into_response()
+}
+
 /// The current version of a plan, as the requester may see it.
 #[utoipa::path(
     get,
@@ -173,16 +193,9 @@ pub async fn current_plan(
     account: Signed,
     Path(person): Path<String>,
 ) -> ApiResult<Response> {
-    let id = plan_id(&state, &person).await?;
-    let viewed = handle(&state, &account).current(&id).await?;
+    let viewed = handle(&state, &account).current_by_key(&person).await?;
     let version = viewed.value.version;
-    let body = crate::json::plan(
-        &viewed.value,
-        version,
-        &viewed.withheld,
-        &viewed.releases_used,
-    );
-    let mut response = Json_(body).into_response();
+    let mut response = plan_body(&state, &viewed, version);
     response.headers_mut().insert(header::ETAG, etag(version));
     Ok(response)
 }
@@ -214,13 +227,7 @@ pub async fn plan_version(
     let h = handle(&state, &account);
     let viewed = h.version(&id, number).await?;
     let (latest, _) = state.store.head(&id).await?;
-    let body = crate::json::plan(
-        &viewed.value,
-        latest,
-        &viewed.withheld,
-        &viewed.releases_used,
-    );
-    Ok(Json_(body).into_response())
+    Ok(plan_body(&state, &viewed, latest))
 }
 
 #[derive(Debug, Deserialize, IntoParams)]

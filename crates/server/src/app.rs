@@ -22,24 +22,39 @@ use crate::api;
 use crate::openapi::{self, ApiDoc};
 use crate::problem::Problem;
 
-/// What every handler can reach.
+/// What every handler can reach. Cloned for every request, so it is one shared pointer.
 #[derive(Debug, Clone)]
-pub struct AppState {
+pub struct AppState(Arc<Shared>);
+
+impl std::ops::Deref for AppState {
+    type Target = Shared;
+
+    fn deref(&self) -> &Shared {
+        &self.0
+    }
+}
+
+/// The state behind [`AppState`].
+#[derive(Debug)]
+pub struct Shared {
     pub store: Store,
     pub limiter: Arc<LoginLimiter>,
     /// Mark session cookies `Secure` (on unless the service listens on plain loopback HTTP).
     pub secure_cookies: bool,
     pub session_ttl: Duration,
+    /// Plan bodies already serialised, by plan, version and what the reader may not see.
+    pub bodies: Arc<crate::json::PlanBodies>,
 }
 
 impl AppState {
     pub fn new(store: Store, secure_cookies: bool) -> AppState {
-        AppState {
+        AppState(Arc::new(Shared {
             store,
             limiter: Arc::new(LoginLimiter::default()),
             secure_cookies,
             session_ttl: Duration::from_secs(8 * 60 * 60),
-        }
+            bodies: Arc::default(),
+        }))
     }
 }
 

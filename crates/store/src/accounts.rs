@@ -358,7 +358,7 @@ impl Store {
         if let Some(person) = &new.person_id {
             let found = sqlx::query("SELECT 1 FROM plans WHERE person_id = $1")
                 .bind(person.as_str())
-                .fetch_optional(&self.reader)
+                .fetch_optional(&mut *self.reader.get().await?)
                 .await?;
             if found.is_none() {
                 return Err(StoreError::NoSuchPerson(person.to_string()));
@@ -414,7 +414,7 @@ impl Store {
         let sql = format!("SELECT {ACCOUNT_COLUMNS} FROM accounts a WHERE a.username = $1");
         let row = sqlx::query(sqlx::AssertSqlSafe(sql))
             .bind(username)
-            .fetch_optional(&self.reader)
+            .fetch_optional(&mut *self.reader.get().await?)
             .await?;
         row.as_ref().map(account_from_row).transpose()
     }
@@ -423,7 +423,7 @@ impl Store {
     pub async fn accounts(&self) -> Result<Vec<Account>, StoreError> {
         let sql = format!("SELECT {ACCOUNT_COLUMNS} FROM accounts a ORDER BY a.username");
         let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
-            .fetch_all(&self.reader)
+            .fetch_all(&mut *self.reader.get().await?)
             .await?;
         rows.iter().map(account_from_row).collect()
     }
@@ -447,7 +447,7 @@ impl Store {
         );
         let row = sqlx::query(sqlx::AssertSqlSafe(sql))
             .bind(username)
-            .fetch_optional(&self.reader)
+            .fetch_optional(&mut *self.reader.get().await?)
             .await?;
         let (account, stored) = match &row {
             Some(row) => (
@@ -559,7 +559,7 @@ impl Store {
         );
         let Some(row) = sqlx::query(sqlx::AssertSqlSafe(sql))
             .bind(&hash)
-            .fetch_optional(&self.reader)
+            .fetch_optional(&mut *self.reader.get().await?)
             .await?
         else {
             return Ok(None);
@@ -604,7 +604,7 @@ impl Store {
     ) -> Result<(String, String), StoreError> {
         let row = sqlx::query("SELECT username, disabled FROM accounts WHERE id = $1")
             .bind(account_id)
-            .fetch_optional(&self.reader)
+            .fetch_optional(&mut *self.reader.get().await?)
             .await?
             .ok_or_else(|| StoreError::NoSuchAccount(account_id.to_owned()))?;
         if row.try_get::<i64, _>("disabled")? != 0 {
@@ -643,7 +643,7 @@ impl Store {
         );
         let Some(row) = sqlx::query(sqlx::AssertSqlSafe(sql))
             .bind(secret_hash(token))
-            .fetch_optional(&self.reader)
+            .fetch_optional(&mut *self.reader.get().await?)
             .await?
         else {
             return Ok(None);
@@ -718,7 +718,7 @@ impl Store {
         let row = sqlx::query(sqlx::AssertSqlSafe(sql))
             .bind(issuer.trim())
             .bind(subject.trim())
-            .fetch_optional(&self.reader)
+            .fetch_optional(&mut *self.reader.get().await?)
             .await?;
         Ok(row
             .as_ref()

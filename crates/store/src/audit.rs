@@ -49,12 +49,12 @@ use careplan_model::{Actor, PersonId, PlanId, Role, Timestamp, VersionNumber};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use sqlx::any::AnyRow;
-use sqlx::{AnyConnection, Row};
+use sqlx::{AnyConnection, Connection, Row};
 use time::OffsetDateTime;
 
 use crate::commit::Committer;
 use crate::encoding::to_i64;
-use crate::script::Script;
+use crate::script::{Arg, Script};
 use crate::{Backend, Store, StoreError};
 
 /// The `prev_hash` of the first entry: 64 zeros.
@@ -387,6 +387,10 @@ pub(crate) struct ChainEnd {
     pub hash: String,
 }
 
+/// Rows per INSERT statement: 14 parameters each, well inside both databases' limits (SQLite
+/// 32,766, PostgreSQL 65,535).
+const INSERT_BATCH: usize = 256;
+
 /// Adds to `script` the statements that append `entries` after `head` and move the stored head;
 /// returns the new end of the chain. Pure: the caller knows the head.
 pub(crate) fn push_after(
@@ -406,15 +410,31 @@ pub(crate) fn push_after(
         };
     }
     let at = at.to_string();
-    for entry in entries {
-        seq += 1;
-        let r = AuditRecord::from_entry(entry, seq, &at, prev_hash);
-        prev_hash = r.hash.clone();
-        script.push(
+    // One multi-row INSERT per batch: each statement costs a hand-off of its result, so a group
+    // of reads costs one, not one per entry.
+    for batch in entries.chunks(INSERT_BATCH) {
+        let mut sql = String::from(
             "INSERT INTO audit_log (seq, at, actor_id, actor_name, actor_role, action, outcome, plan_id, \
-             person_id, version, detail, override_release, prev_hash, hash) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)",
-            vec![
+             person_id, version, detail, override_release, prev_hash, hash) VALUES ",
+        );
+        let mut args: Vec<Arg> = Vec::with_capacity(batch.len() * 14);
+        for (i, entry) in batch.iter().enumerate() {
+            seq += 1;
+            let r = AuditRecord::from_entry(entry, seq, &at, prev_hash);
+            prev_hash = r.hash.clone();
+            if i > 0 {
+                sql.push_str(", ");
+            }
+            let n = args.len();
+            sql.push('(');
+            for k in 1..=14 {
+                if k > 1 {
+                    sql.push_str(", ");
+                }
+                sql.push_str(&format!("${}", n + k));
+            }
+            sql.push(')');
+            args.extend([
                 to_i64(r.seq).into(),
                 r.at.into(),
                 r.actor_id.into(),
@@ -429,8 +449,9 @@ pub(crate) fn push_after(
                 r.override_release.into(),
                 r.prev_hash.into(),
                 r.hash.into(),
-            ],
-        );
+            ]);
+        }
+        script.push_built(sql, args);
     }
     script.push(
         "UPDATE audit_head SET seq = $1, hash = $2 WHERE id = 1",
@@ -530,7 +551,7 @@ impl Store {
         }
         let rows = query
             .bind(i64::from(filter.limit))
-            .fetch_all(&self.reader)
+            .fetch_all(&mut *self.reader.get().await?)
             .await?;
         rows.iter()
             .map(|row| {
@@ -545,12 +566,12 @@ impl Store {
     /// of the database, and names the first entry that is altered, missing, out of the chain, or
     /// not accounted for by the head.
     pub async fn verify_audit(&self) -> Result<AuditVerification, StoreError> {
+        let mut conn = self.reader.get().await?;
         let mut tx = match self.backend {
             // A read transaction in WAL mode sees one snapshot from its first read on.
-            Backend::Sqlite => self.reader.begin_with("BEGIN").await?,
+            Backend::Sqlite => conn.begin_with("BEGIN").await?,
             Backend::Postgres => {
-                self.reader
-                    .begin_with("BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+                conn.begin_with("BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY")
                     .await?
             }
         };

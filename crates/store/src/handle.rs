@@ -15,7 +15,7 @@ use sqlx::Row;
 use time::OffsetDateTime;
 
 use crate::audit::{AuditEntry, AuditOutcome};
-use crate::read::PeopleScope;
+use crate::read::{PeopleScope, PlanRef};
 use crate::read::{PersonSummary, VersionInfo};
 use crate::script::Script;
 use crate::write::Committed;
@@ -112,8 +112,15 @@ impl Handle {
         plan_id: &PlanId,
         action: &str,
     ) -> Result<(std::sync::Arc<Plan>, Viewed<()>), StoreError> {
-        let plan = self.store.current_shared(plan_id).await?;
-        let releases = self.store.releases(plan_id).await?;
+        self.open_ref(PlanRef::Id(plan_id), action).await
+    }
+
+    async fn open_ref(
+        &self,
+        plan_ref: PlanRef<'_>,
+        action: &str,
+    ) -> Result<(std::sync::Arc<Plan>, Viewed<()>), StoreError> {
+        let (plan, releases) = self.store.current_with_releases(plan_ref).await?;
         match decide(&plan, &self.requester, &releases, now()) {
             Access::Denied(denial) => {
                 let mut e = self.entry(action, &plan, None, denial.sentence().to_owned());
@@ -178,7 +185,16 @@ impl Handle {
 
     /// The plan as it is now, as this requester may see it.
     pub async fn current(&self, plan_id: &PlanId) -> Result<Viewed<Plan>, StoreError> {
-        let (plan, view) = self.open(plan_id, "read_plan").await?;
+        self.current_ref(PlanRef::Id(plan_id)).await
+    }
+
+    /// The plan as it is now, found by NHS number, person id or plan id.
+    pub async fn current_by_key(&self, key: &str) -> Result<Viewed<Plan>, StoreError> {
+        self.current_ref(PlanRef::Key(key)).await
+    }
+
+    async fn current_ref(&self, plan_ref: PlanRef<'_>) -> Result<Viewed<Plan>, StoreError> {
+        let (plan, view) = self.open_ref(plan_ref, "read_plan").await?;
         let shown = redact(&plan, &Self::withheld_set(&view));
         let version = plan.version;
         self.audited("read_plan", &plan, Some(version), view, shown)
@@ -417,32 +433,38 @@ impl Handle {
 impl Store {
     /// The releases recorded for a plan (expired ones included: they are history).
     pub async fn releases(&self, plan_id: &PlanId) -> Result<Vec<Release>, StoreError> {
-        let rows = sqlx::query(
-            "SELECT id, scope, audience, reason, granted_by_name, granted_at, expires_at FROM releases \
-             WHERE plan_id = $1 ORDER BY granted_at",
-        )
-        .bind(plan_id.as_str())
-        .fetch_all(&self.reader)
-        .await?;
-        rows.iter()
-            .map(|row| {
-                let corrupt = |e: String| {
-                    StoreError::Corrupt(format!("a stored release could not be read: {e}"))
-                };
-                let text = |i: usize| row.try_get::<String, _>(i).map_err(StoreError::from);
-                Ok(Release {
-                    id: text(0)?,
-                    scope: serde_json::from_str(&text(1)?).map_err(|e| corrupt(e.to_string()))?,
-                    audience: serde_json::from_str(&text(2)?)
-                        .map_err(|e| corrupt(e.to_string()))?,
-                    reason: Text::new(&text(3)?).map_err(|e| corrupt(e.to_string()))?,
-                    granted_by: Text::new(&text(4)?).map_err(|e| corrupt(e.to_string()))?,
-                    granted_at: Timestamp::parse(&text(5)?).map_err(|e| corrupt(e.to_string()))?,
-                    expires_at: Timestamp::parse(&text(6)?).map_err(|e| corrupt(e.to_string()))?,
-                })
-            })
-            .collect()
+        releases_of(&mut *self.reader.get().await?, plan_id).await
     }
+}
+
+/// The releases recorded for a plan, oldest first.
+pub(crate) async fn releases_of(
+    conn: &mut sqlx::AnyConnection,
+    plan_id: &PlanId,
+) -> Result<Vec<Release>, StoreError> {
+    let rows = sqlx::query(
+        "SELECT id, scope, audience, reason, granted_by_name, granted_at, expires_at FROM releases \
+         WHERE plan_id = $1 ORDER BY granted_at, id",
+    )
+    .bind(plan_id.as_str())
+    .fetch_all(&mut *conn)
+    .await?;
+    rows.iter()
+        .map(|row| {
+            let corrupt =
+                |e: String| StoreError::Corrupt(format!("a stored release could not be read: {e}"));
+            let text = |i: usize| row.try_get::<String, _>(i).map_err(StoreError::from);
+            Ok(Release {
+                id: text(0)?,
+                scope: serde_json::from_str(&text(1)?).map_err(|e| corrupt(e.to_string()))?,
+                audience: serde_json::from_str(&text(2)?).map_err(|e| corrupt(e.to_string()))?,
+                reason: Text::new(&text(3)?).map_err(|e| corrupt(e.to_string()))?,
+                granted_by: Text::new(&text(4)?).map_err(|e| corrupt(e.to_string()))?,
+                granted_at: Timestamp::parse(&text(5)?).map_err(|e| corrupt(e.to_string()))?,
+                expires_at: Timestamp::parse(&text(6)?).map_err(|e| corrupt(e.to_string()))?,
+            })
+        })
+        .collect()
 }
 
 impl Store {
@@ -494,7 +516,7 @@ impl Store {
         let row = sqlx::query("SELECT id FROM accounts WHERE id = $1 OR username = $2")
             .bind(account.as_str())
             .bind(account.as_str().to_lowercase())
-            .fetch_optional(&self.reader)
+            .fetch_optional(&mut *self.reader.get().await?)
             .await?;
         match row {
             Some(row) => {

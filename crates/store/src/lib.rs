@@ -13,6 +13,7 @@ mod error;
 pub mod handle;
 mod ids;
 mod read;
+mod readers;
 mod script;
 mod write;
 
@@ -29,7 +30,7 @@ use sqlx::{AnyPool, Connection, Executor};
 
 pub use error::StoreError;
 pub use ids::{new_person_id, new_plan_id};
-pub use read::{PersonSummary, VersionInfo};
+pub use read::{PersonSummary, PlanRef, VersionInfo};
 pub use write::Committed;
 
 /// Which database a store runs on. Only the few statements SQL cannot share look at it.
@@ -39,38 +40,92 @@ pub enum Backend {
     Postgres,
 }
 
-/// A handle on the plan store. Cheap to clone; all clones share the pools.
+/// A handle on the plan store. Cheap to clone (one shared pointer); all clones share the
+/// connections and caches.
 #[derive(Debug, Clone)]
-pub struct Store {
+pub struct Store(Arc<Inner>);
+
+impl std::ops::Deref for Store {
+    type Target = Inner;
+
+    fn deref(&self) -> &Inner {
+        &self.0
+    }
+}
+
+/// What a [`Store`] shares between its clones.
+#[derive(Debug)]
+pub struct Inner {
     backend: Backend,
     /// Commits go through here. On SQLite it has one connection (SQLite has one writer at a
     /// time anyway, and queuing in-process beats spinning on the file lock).
     writer: AnyPool,
     /// Writes whole transactions (a change and its audit rows) through `writer`.
     committer: commit::Committer,
-    /// Reads go through here; on PostgreSQL it is the same pool as `writer`.
-    reader: AnyPool,
+    /// Reads go through here: on SQLite a few connections of the store's own, on PostgreSQL the
+    /// same pool as `writer`.
+    reader: readers::Readers,
     /// The latest committed version of recently written plans, so a write does not read and
     /// decode the whole plan again. An entry is used only for a write based on exactly its
     /// version, and that write succeeds only if the database head is still that version, so a
     /// stale entry (another process wrote) can never be applied.
-    heads: Arc<HeadCache>,
+    heads: HeadCache,
+    /// The releases of recently read plans with how many there were: releases are only ever
+    /// added, so the same count means the same releases.
+    releases: Recent<PlanId, CountedReleases>,
+    /// Plan ids found by plan id or person id, which never change (NHS numbers can, so a look-up
+    /// by NHS number always asks the database).
+    plan_ids: Recent<String, PlanId>,
     /// Audit entries of reads and denials go to one writer task that commits them in groups.
     audit_queue: tokio::sync::mpsc::UnboundedSender<audit::Pending>,
 }
 
-/// A small map from plan to its latest committed version, bounded in size.
-#[derive(Debug, Default)]
-struct HeadCache {
-    plans: Mutex<HashMap<PlanId, Arc<Plan>>>,
+/// A small map, bounded in size, for what is worth remembering between requests. Entries are
+/// only ever hints checked against the database (by version number, or by a count that only
+/// grows), or facts that never change.
+#[derive(Debug)]
+struct Recent<K, V> {
+    entries: Mutex<HashMap<K, V>>,
 }
 
-impl HeadCache {
+impl<K, V> Default for Recent<K, V> {
+    fn default() -> Self {
+        Recent {
+            entries: Mutex::new(HashMap::new()),
+        }
+    }
+}
+
+impl<K: std::hash::Hash + Eq + Clone, V: Clone> Recent<K, V> {
     const CAPACITY: usize = 256;
 
+    fn get_if(&self, key: &K, fresh: impl FnOnce(&V) -> bool) -> Option<V> {
+        let entries = self.entries.lock().unwrap_or_else(|e| e.into_inner());
+        entries.get(key).filter(|v| fresh(v)).cloned()
+    }
+
+    fn put(&self, key: K, value: V) {
+        let mut entries = self.entries.lock().unwrap_or_else(|e| e.into_inner());
+        if entries.len() >= Self::CAPACITY && !entries.contains_key(&key) {
+            // Evict any one entry: a miss only costs one read.
+            if let Some(victim) = entries.keys().next().cloned() {
+                entries.remove(&victim);
+            }
+        }
+        entries.insert(key, value);
+    }
+}
+
+/// A plan's releases and how many there were when they were read.
+type CountedReleases = (i64, Arc<Vec<careplan_model::Release>>);
+
+/// The latest committed version of recently used plans.
+#[derive(Debug, Default)]
+struct HeadCache(Recent<PlanId, Arc<Plan>>);
+
+impl HeadCache {
     fn get(&self, id: &PlanId, version: VersionNumber) -> Option<Arc<Plan>> {
-        let plans = self.plans.lock().unwrap_or_else(|e| e.into_inner());
-        plans.get(id).filter(|p| p.version == version).cloned()
+        self.0.get_if(id, |p| p.version == version)
     }
 
     fn put(&self, plan: Plan) {
@@ -78,14 +133,7 @@ impl HeadCache {
     }
 
     fn put_shared(&self, plan: Arc<Plan>) {
-        let mut plans = self.plans.lock().unwrap_or_else(|e| e.into_inner());
-        if plans.len() >= Self::CAPACITY && !plans.contains_key(&plan.id) {
-            // Evict any one entry: a miss only costs one read of the plan.
-            if let Some(victim) = plans.keys().next().cloned() {
-                plans.remove(&victim);
-            }
-        }
-        plans.insert(plan.id.clone(), plan);
+        self.0.put(plan.id.clone(), plan);
     }
 }
 
@@ -131,17 +179,19 @@ impl Store {
                         .connect_with(options.clone())
                 };
                 let writer = pool(1).await?;
-                let reader = pool(4).await?;
+                let reader = readers::Readers::own(options.clone(), 4);
                 let committer = commit::Committer::new(backend, writer.clone(), options.clone());
                 let audit_queue = audit::start_writer(committer.clone());
-                Store {
+                Store(Arc::new(Inner {
                     backend,
                     writer,
                     committer,
                     reader,
-                    heads: Arc::default(),
+                    heads: HeadCache::default(),
+                    releases: Recent::default(),
+                    plan_ids: Recent::default(),
                     audit_queue,
-                }
+                }))
             }
             Backend::Postgres => {
                 // One direct connection first, so an unreachable server is reported at once
@@ -159,14 +209,16 @@ impl Store {
                     .await?;
                 let committer = commit::Committer::new(backend, pool.clone(), options.clone());
                 let audit_queue = audit::start_writer(committer.clone());
-                Store {
+                Store(Arc::new(Inner {
                     backend,
                     writer: pool.clone(),
                     committer,
-                    reader: pool,
-                    heads: Arc::default(),
+                    reader: readers::Readers::Pool(pool),
+                    heads: HeadCache::default(),
+                    releases: Recent::default(),
+                    plan_ids: Recent::default(),
                     audit_queue,
-                }
+                }))
             }
         };
         store.migrate().await?;
@@ -203,7 +255,9 @@ impl Store {
 
     /// Checks the database answers (readiness).
     pub async fn ping(&self) -> Result<(), StoreError> {
-        sqlx::query("SELECT 1").execute(&self.reader).await?;
+        sqlx::query("SELECT 1")
+            .execute(&mut *self.reader.get().await?)
+            .await?;
         Ok(())
     }
 

@@ -2,12 +2,14 @@
 //! versions, item-by-item differences, and the list of people.
 
 use careplan_model::{
-    Actor, Command, ItemId, NhsNumber, Plan, PlanDiff, PlanId, Role, Text, Timestamp, VersionNumber,
+    Actor, Command, ItemId, NhsNumber, Plan, PlanDiff, PlanId, Release, Role, Text, Timestamp,
+    VersionNumber,
 };
 use serde::Serialize;
 use sqlx::{AnyConnection, Row};
 
 use crate::encoding::{decode_command, decode_item, decode_time, to_i64};
+use crate::handle::releases_of;
 use crate::{Store, StoreError};
 
 /// One version in a plan's history: who, when, what, and why.
@@ -137,51 +139,100 @@ impl Store {
     /// Finds a plan by plan id, person id or NHS number (spaces allowed).
     pub async fn find_plan(&self, key: &str) -> Result<PlanId, StoreError> {
         let key = key.trim();
+        if let Some(id) = self.plan_ids.get_if(&key.to_owned(), |_| true) {
+            return Ok(id);
+        }
         let nhs = NhsNumber::parse(key).ok();
-        let row =
-            sqlx::query("SELECT id FROM plans WHERE id = $1 OR person_id = $1 OR nhs_number = $2")
-                .bind(key)
-                .bind(nhs.as_ref().map(|n| n.as_str().to_owned()))
-                .fetch_optional(&self.reader)
-                .await?
-                .ok_or_else(|| StoreError::NotFound(key.to_owned()))?;
-        let id: String = row.try_get(0)?;
-        PlanId::parse(&id).map_err(|e| StoreError::Corrupt(e.to_string()))
+        let row = sqlx::query(
+            "SELECT id, person_id FROM plans WHERE id = $1 OR person_id = $1 OR nhs_number = $2",
+        )
+        .bind(key)
+        .bind(nhs.as_ref().map(|n| n.as_str().to_owned()))
+        .fetch_optional(&mut *self.reader.get().await?)
+        .await?
+        .ok_or_else(|| StoreError::NotFound(key.to_owned()))?;
+        let (id, person): (String, String) = (row.try_get(0)?, row.try_get(1)?);
+        let plan_id = PlanId::parse(&id).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        if key == id || key == person {
+            self.plan_ids.put(key.to_owned(), plan_id.clone());
+        }
+        Ok(plan_id)
+    }
+
+    /// The plan as it is now and its releases, for an access decision: one round trip when
+    /// both are remembered (the plan is found, and its head row and number of releases read,
+    /// in one query).
+    pub(crate) async fn current_with_releases(
+        &self,
+        plan: PlanRef<'_>,
+    ) -> Result<(std::sync::Arc<Plan>, std::sync::Arc<Vec<Release>>), StoreError> {
+        let mut conn = self.reader.get().await?;
+        let (sql, key, nhs) = match plan {
+            PlanRef::Id(id) => (
+                "SELECT version, updated_at, (SELECT count(*) FROM releases r WHERE r.plan_id = p.id), id \
+                 FROM plans p WHERE id = $1",
+                id.as_str(),
+                None,
+            ),
+            PlanRef::Key(key) => {
+                let key = key.trim();
+                (
+                    "SELECT version, updated_at, (SELECT count(*) FROM releases r WHERE r.plan_id = p.id), id \
+                     FROM plans p WHERE id = $1 OR person_id = $1 OR nhs_number = $2",
+                    key,
+                    NhsNumber::parse(key).ok().map(|n| n.as_str().to_owned()),
+                )
+            }
+        };
+        let mut query = sqlx::query(sql).bind(key);
+        if let PlanRef::Key(_) = plan {
+            query = query.bind(nhs);
+        }
+        let row = query
+            .fetch_optional(&mut *conn)
+            .await?
+            .ok_or_else(|| StoreError::NotFound(key.to_owned()))?;
+        let id: String = row.try_get(3)?;
+        let plan = &PlanId::parse(&id).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        let latest = version_number(row.try_get(0)?)?;
+        let at = decode_time(&row.try_get::<String, _>(1)?)?;
+        let count: i64 = row.try_get(2)?;
+        let current = match self.heads.get(plan, latest) {
+            Some(cached) => cached,
+            None => {
+                let loaded = std::sync::Arc::new(load(&mut conn, plan, latest, latest, at).await?);
+                self.heads.put_shared(loaded.clone());
+                loaded
+            }
+        };
+        let releases = match self.releases.get_if(plan, |(n, _)| *n == count) {
+            Some((_, releases)) => releases,
+            None => {
+                let releases = std::sync::Arc::new(releases_of(&mut conn, plan).await?);
+                let n = i64::try_from(releases.len()).unwrap_or(i64::MAX);
+                self.releases.put(plan.clone(), (n, releases.clone()));
+                releases
+            }
+        };
+        Ok((current, releases))
     }
 
     /// The current version number of a plan and when it was committed.
     pub async fn head(&self, plan: &PlanId) -> Result<(VersionNumber, Timestamp), StoreError> {
-        let mut conn = self.reader.acquire().await?;
+        let mut conn = self.reader.get().await?;
         head(&mut conn, plan).await
     }
 
     /// The plan as it is now.
     pub async fn current(&self, plan: &PlanId) -> Result<Plan, StoreError> {
-        let mut conn = self.reader.acquire().await?;
+        let mut conn = self.reader.get().await?;
         let (latest, at) = head(&mut conn, plan).await?;
         load(&mut conn, plan, latest, latest, at).await
     }
 
-    /// The plan as it is now, shared from the head cache when the cache holds the version the
-    /// head row names (so it is never stale), otherwise read and cached. The requester-bound read
-    /// path uses this; `current` always reads storage.
-    pub(crate) async fn current_shared(
-        &self,
-        plan: &PlanId,
-    ) -> Result<std::sync::Arc<Plan>, StoreError> {
-        let mut conn = self.reader.acquire().await?;
-        let (latest, at) = head(&mut conn, plan).await?;
-        if let Some(cached) = self.heads.get(plan, latest) {
-            return Ok(cached);
-        }
-        let loaded = std::sync::Arc::new(load(&mut conn, plan, latest, latest, at).await?);
-        self.heads.put_shared(loaded.clone());
-        Ok(loaded)
-    }
-
     /// The plan exactly as it was at version `number`.
     pub async fn version(&self, plan: &PlanId, number: u64) -> Result<Plan, StoreError> {
-        let mut conn = self.reader.acquire().await?;
+        let mut conn = self.reader.get().await?;
         let (latest, latest_at) = head(&mut conn, plan).await?;
         let version = VersionNumber::new(number)
             .ok()
@@ -211,7 +262,7 @@ impl Store {
         after: u64,
         limit: u32,
     ) -> Result<Vec<VersionInfo>, StoreError> {
-        let mut conn = self.reader.acquire().await?;
+        let mut conn = self.reader.get().await?;
         head(&mut conn, plan).await?;
         let rows = sqlx::query(
             "SELECT number, at, actor_id, actor_name, actor_role, format, command, reason \
@@ -231,7 +282,7 @@ impl Store {
         plan: &PlanId,
         number: u64,
     ) -> Result<VersionInfo, StoreError> {
-        let mut conn = self.reader.acquire().await?;
+        let mut conn = self.reader.get().await?;
         let (latest, _) = head(&mut conn, plan).await?;
         let row = sqlx::query(
             "SELECT number, at, actor_id, actor_name, actor_role, format, command, reason \
@@ -302,7 +353,7 @@ impl Store {
         if let Some(key) = key {
             query = query.bind(key.clone());
         }
-        let rows = query.fetch_all(&self.reader).await?;
+        let rows = query.fetch_all(&mut *self.reader.get().await?).await?;
         rows.iter()
             .map(|row| {
                 Ok(PersonSummary {
@@ -318,6 +369,13 @@ impl Store {
             })
             .collect()
     }
+}
+
+/// A plan named by its id, or by whatever a person would give: NHS number, person id or plan id.
+#[derive(Debug, Clone, Copy)]
+pub enum PlanRef<'a> {
+    Id(&'a PlanId),
+    Key(&'a str),
 }
 
 /// Whose people a listing may include.

@@ -52,7 +52,7 @@ impl From<Option<i64>> for Arg {
 /// Statements to run in order, inside the caller's transaction.
 #[derive(Debug, Default, Clone)]
 pub(crate) struct Script {
-    statements: Vec<(&'static str, Vec<Arg>)>,
+    statements: Vec<(std::borrow::Cow<'static, str>, Vec<Arg>)>,
 }
 
 type AnyQuery<'q> = sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments>;
@@ -91,7 +91,13 @@ fn renumber(sql: &str, offset: usize, out: &mut String) {
 
 impl Script {
     pub(crate) fn push(&mut self, sql: &'static str, args: Vec<Arg>) {
-        self.statements.push((sql, args));
+        self.statements.push((sql.into(), args));
+    }
+
+    /// Adds a statement whose text is built by the store (say, a multi-row insert); every value
+    /// must still be a bound parameter.
+    pub(crate) fn push_built(&mut self, sql: String, args: Vec<Arg>) {
+        self.statements.push((sql.into(), args));
     }
 
     /// Runs `parts` one after another as a single SQLite statement list: one round trip to the
@@ -125,9 +131,13 @@ impl Script {
             Backend::Sqlite => Script::run_sqlite_parts(&[&self], conn).await?,
             Backend::Postgres => {
                 for (statement, args) in &self.statements {
-                    bind_all(sqlx::query(*statement), args)
-                        .execute(&mut *conn)
-                        .await?;
+                    // Our own statement text; every value is a bound parameter.
+                    bind_all(
+                        sqlx::query(sqlx::AssertSqlSafe(statement.to_string())),
+                        args,
+                    )
+                    .execute(&mut *conn)
+                    .await?;
                 }
             }
         }

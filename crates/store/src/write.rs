@@ -132,7 +132,7 @@ impl Store {
         let start = match self.heads.get(plan_id, base) {
             Some(plan) => plan,
             None => {
-                let mut conn = self.reader.acquire().await?;
+                let mut conn = self.reader.get().await?;
                 let (latest, at) = head(&mut conn, plan_id).await?;
                 if latest != base {
                     return Err(StoreError::Conflict {
@@ -262,7 +262,7 @@ impl Store {
         let other = sqlx::query("SELECT id FROM plans WHERE nhs_number = $1 AND id <> $2")
             .bind(nhs.as_str())
             .bind(plan.as_str())
-            .fetch_optional(&self.reader)
+            .fetch_optional(&mut *self.reader.get().await?)
             .await?;
         match other {
             Some(_) => Err(StoreError::DuplicatePerson(nhs.to_string())),
