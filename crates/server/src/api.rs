@@ -5,7 +5,8 @@ use axum::extract::{ConnectInfo, Path, Query, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use careplan_model::{
-    Audience, Command, ConsentScope, Person, Plan, PlanId, Text, Timestamp, VersionNumber,
+    Audience, Command, ConsentScope, ItemId, ItemKey, ItemKind, Person, Plan, PlanId, Text,
+    Timestamp, VersionNumber,
 };
 use careplan_store::audit::AuditFilter;
 use careplan_store::handle::{Handle, Viewed};
@@ -197,6 +198,161 @@ pub async fn current_plan(
     let version = viewed.value.version;
     let mut response = plan_body(&state, &viewed, version);
     response.headers_mut().insert(header::ETAG, etag(version));
+    Ok(response)
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct ItemsQuery {
+    /// Include archived items too (default: only current ones).
+    #[serde(default)]
+    archived: Option<bool>,
+    /// At most this many (default 100, at most 500).
+    #[serde(default)]
+    limit: Option<u32>,
+    /// Skip this many.
+    #[serde(default)]
+    offset: Option<u32>,
+}
+
+/// The kind named in a path, or a 404 that lists the kinds there are.
+fn item_kind(kind: &str) -> ApiResult<ItemKind> {
+    ItemKind::parse(kind).map_err(|_| {
+        let kinds: Vec<&str> = ItemKind::ALL.iter().map(|k| k.as_str()).collect();
+        Problem::not_found(format!(
+            "“{kind}” is not a kind of plan item; the kinds are: {}",
+            kinds.join(", ")
+        ))
+    })
+}
+
+fn item_json(key: &ItemKey, item: careplan_model::ItemRef<'_>) -> Value {
+    json!({
+        "id": key.id,
+        "kind": key.kind.as_str(),
+        "item": serde_json::to_value(item).unwrap_or(Value::Null),
+    })
+}
+
+/// The items of one kind in the current plan: strengths, needs, goals, agreements, capacity
+/// assessments, consent preferences… A section the person has withheld from the reader has no
+/// items here, and `withheld` names it.
+#[utoipa::path(
+    get,
+    path = "/people/{person}/plan/items/{kind}",
+    tag = "people",
+    params(
+        ("person" = String, Path, description = "The person: NHS number (spaces allowed), person id or plan id"),
+        ("kind" = String, Path, description = "The kind of item: details, person, capacity_support, funding, care_team, strengths, needs, concerns, problems, goals, actions, outcomes, progress, comments, attachments, hyperlinks, agreements, capacity_assessments, best_interest_decisions, consent"),
+        ItemsQuery,
+    ),
+    security(("bearer" = []), ("session" = [])),
+    responses(
+        (status = 200, description = "A page of the items of that kind", body = openapi::ItemsPage,
+            headers(("ETag" = String, description = "The plan's version"))),
+        (status = 400, description = "The request could not be read: a bad query, path or body, naming the field", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "Sign-in required: no valid bearer token or session", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Not allowed: no consent or role for this", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such person, plan or kind of item", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+pub async fn list_items(
+    State(state): State<AppState>,
+    account: Signed,
+    Path((person, kind)): Path<(String, String)>,
+    Query(query): Query<ItemsQuery>,
+) -> ApiResult<Response> {
+    let kind = item_kind(&kind)?;
+    // A section withheld from the reader has no items here, and `withheld` says so.
+    let viewed = handle(&state, &account).current_by_key(&person).await?;
+    let plan = &viewed.value;
+    let archived = query.archived.unwrap_or(false);
+    let limit = query.limit.unwrap_or(100).clamp(1, MAX_PAGE) as usize;
+    let offset = query.offset.unwrap_or(0) as usize;
+    let matching: Vec<Value> = plan
+        .item_keys()
+        .into_iter()
+        .filter(|key| key.kind == kind)
+        .filter_map(|key| plan.get(&key).map(|item| (key, item)))
+        .filter(|(_, item)| archived || item.item_meta().is_active())
+        .skip(offset)
+        .take(limit + 1)
+        .map(|(key, item)| item_json(&key, item))
+        .collect();
+    let more = matching.len() > limit;
+    let items: Vec<Value> = matching.into_iter().take(limit).collect();
+    let next = more.then(|| {
+        format!(
+            "/api/v1/people/{person}/plan/items/{}?archived={archived}&limit={limit}&offset={}",
+            kind.as_str(),
+            offset + limit
+        )
+    });
+    let mut response = Json_(json!({
+        "kind": kind.as_str(),
+        "section": kind.section(),
+        "version": plan.version,
+        "items": items,
+        "withheld": viewed.withheld,
+        "next": next,
+    }))
+    .into_response();
+    response
+        .headers_mut()
+        .insert(header::ETAG, etag(plan.version));
+    Ok(response)
+}
+
+/// One item of the current plan, archived or not.
+#[utoipa::path(
+    get,
+    path = "/people/{person}/plan/items/{kind}/{id}",
+    tag = "people",
+    params(
+        ("person" = String, Path, description = "The person: NHS number (spaces allowed), person id or plan id"),
+        ("kind" = String, Path, description = "The kind of item, as in the list of items"),
+        ("id" = String, Path, description = "The item's id"),
+    ),
+    security(("bearer" = []), ("session" = [])),
+    responses(
+        (status = 200, description = "The item", body = openapi::PlanItem,
+            headers(("ETag" = String, description = "The plan's version"))),
+        (status = 401, description = "Sign-in required: no valid bearer token or session", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Not allowed: no consent or role for this", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such person, plan, kind of item or item, or the item's section is withheld from the reader", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+pub async fn plan_item(
+    State(state): State<AppState>,
+    account: Signed,
+    Path((person, kind, id)): Path<(String, String, String)>,
+) -> ApiResult<Response> {
+    let kind = item_kind(&kind)?;
+    let viewed = handle(&state, &account).current_by_key(&person).await?;
+    let plan = &viewed.value;
+    let withheld = kind
+        .section()
+        .filter(|section| viewed.withheld.contains(section));
+    let missing = || {
+        let what = kind.as_str().replace('_', " ");
+        Problem::not_found(match withheld {
+            Some(section) => format!(
+                "This plan has no {what} with id “{id}” that you may see: the person has withheld the “{}” section from you",
+                section.title()
+            ),
+            None => format!("This plan has no {what} with id “{id}”"),
+        })
+    };
+    let item_id = ItemId::parse(&id).map_err(|_| missing())?;
+    let key = ItemKey::new(kind, item_id);
+    let item = plan.get(&key).ok_or_else(missing)?;
+    let mut body = item_json(&key, item);
+    body["version"] = json!(plan.version);
+    let mut response = Json_(body).into_response();
+    response
+        .headers_mut()
+        .insert(header::ETAG, etag(plan.version));
     Ok(response)
 }
 

@@ -73,6 +73,8 @@ pub(crate) fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(api::me))
         .routes(routes!(api::list_people, api::create_person))
         .routes(routes!(api::current_plan))
+        .routes(routes!(api::list_items))
+        .routes(routes!(api::plan_item))
         .routes(routes!(api::plan_history))
         .routes(routes!(api::plan_version))
         .routes(routes!(api::plan_diff))

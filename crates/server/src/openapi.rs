@@ -263,3 +263,32 @@ pub struct AuditPage {
     #[schema(value_type = Vec<Object>)]
     pub items: Vec<serde_json::Value>,
 }
+
+/// The items of one kind in a plan (current ones unless `archived=true`), as the reader may see
+/// them.
+#[derive(Debug, ToSchema)]
+#[schema(example = json!({
+    "kind": "needs", "section": "needs", "version": 7,
+    "items": [{"id": "need-1", "kind": "needs", "item": {"description": "To get out more"}}],
+    "withheld": [], "next": null
+}))]
+pub struct ItemsPage {
+    pub kind: String,
+    pub section: Option<String>,
+    pub version: u64,
+    #[schema(value_type = Vec<Object>)]
+    pub items: Vec<serde_json::Value>,
+    pub withheld: Vec<String>,
+    pub next: Option<String>,
+}
+
+/// One item of a plan, with the plan version it was read at.
+#[derive(Debug, ToSchema)]
+#[schema(example = json!({"id": "need-1", "kind": "needs", "version": 7, "item": {"description": "To get out more"}}))]
+pub struct PlanItem {
+    pub id: String,
+    pub kind: String,
+    pub version: u64,
+    #[schema(value_type = Object)]
+    pub item: serde_json::Value,
+}

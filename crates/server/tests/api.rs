@@ -423,3 +423,116 @@ async fn unknown_routes_and_methods_are_problem_json() {
     assert_eq!(r.status(), StatusCode::METHOD_NOT_ALLOWED);
     assert_eq!(r.headers()["content-type"], "application/problem+json");
 }
+
+#[tokio::test]
+async fn csp5_each_sections_items_can_be_listed_and_read_one_by_one() {
+    let app = spawn_app().await;
+    let (nurse, person, version) = nurse_with_plan(&app).await;
+    // A second need, then archive it: current lists leave it out, `archived=true` keeps it.
+    let (status, body) = app
+        .post(
+            &nurse,
+            &format!("/api/v1/people/{person}/plan/commands"),
+            Some(version),
+            json!({"commands": [
+                {"type": "add_need", "id": "need-2", "description": "Help with shopping"},
+                {"type": "archive", "id": "need-2", "reason": "Family help now"}
+            ]}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let version = body["version"].as_u64().unwrap();
+
+    let (status, page, headers) = app
+        .get(&nurse, &format!("/api/v1/people/{person}/plan/items/needs"))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{page}");
+    assert_eq!(headers["etag"], format!("W/\"{version}\""));
+    assert_eq!(
+        (page["kind"].as_str(), page["version"].as_u64()),
+        (Some("needs"), Some(version))
+    );
+    let ids = |page: &Value| -> Vec<String> {
+        page["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|i| i["id"].as_str().unwrap().to_owned())
+            .collect()
+    };
+    assert_eq!(ids(&page), ["need-1"]);
+    assert_eq!(page["items"][0]["item"]["description"], "To get out more");
+    let (_, all, _) = app
+        .get(
+            &nurse,
+            &format!("/api/v1/people/{person}/plan/items/needs?archived=true"),
+        )
+        .await;
+    assert_eq!(ids(&all), ["need-1", "need-2"]);
+
+    // Paging: one at a time, with a link to the next page.
+    let (_, first, _) = app
+        .get(
+            &nurse,
+            &format!("/api/v1/people/{person}/plan/items/needs?archived=true&limit=1"),
+        )
+        .await;
+    assert_eq!(ids(&first), ["need-1"]);
+    let next = first["next"].as_str().unwrap().to_owned();
+    let (_, second, _) = app.get(&nurse, &next).await;
+    assert_eq!(ids(&second), ["need-2"]);
+    assert!(second["next"].is_null());
+
+    // Single items, including the plan-level ones.
+    let (status, goal, _) = app
+        .get(
+            &nurse,
+            &format!("/api/v1/people/{person}/plan/items/goals/goal-1"),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{goal}");
+    assert_eq!(goal["item"]["priority"], 7);
+    assert_eq!(goal["item"]["addresses"], json!(["need-1"]));
+    let (status, details, _) = app
+        .get(
+            &nurse,
+            &format!("/api/v1/people/{person}/plan/items/person"),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(
+        details["items"][0]["item"]["person"]["family_name"],
+        "Lovelace"
+    );
+
+    // Unknown kinds and ids are 404s that say what is wrong.
+    let (status, problem, _) = app
+        .get(
+            &nurse,
+            &format!("/api/v1/people/{person}/plan/items/wishes"),
+        )
+        .await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    assert!(
+        problem["detail"]
+            .as_str()
+            .unwrap()
+            .contains("the kinds are"),
+        "{problem}"
+    );
+    let (status, problem, _) = app
+        .get(
+            &nurse,
+            &format!("/api/v1/people/{person}/plan/items/goals/goal-9"),
+        )
+        .await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    assert!(
+        problem["detail"].as_str().unwrap().contains("goal-9"),
+        "{problem}"
+    );
+    let (status, _, _) = app
+        .get(&nurse, "/api/v1/people/9999999999/plan/items/needs")
+        .await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+}

@@ -39,6 +39,8 @@ enum Route {
     ListPeople,
     CreatePerson,
     ReadPlan,
+    ReadConcerns,
+    ReadConcern,
     ReadVersion,
     ReadHistory,
     ReadDiff,
@@ -50,10 +52,12 @@ enum Route {
     AuditTrail,
 }
 
-const ROUTES: [Route; 12] = [
+const ROUTES: [Route; 14] = [
     Route::ListPeople,
     Route::CreatePerson,
     Route::ReadPlan,
+    Route::ReadConcerns,
+    Route::ReadConcern,
     Route::ReadVersion,
     Route::ReadHistory,
     Route::ReadDiff,
@@ -95,13 +99,23 @@ fn expected(route: Route, who: Who, consent: bool, release: bool) -> (StatusCode
             },
             None,
         ),
-        Route::ReadPlan | Route::ReadVersion | Route::ReadHistory | Route::ReadDiff => {
+        Route::ReadPlan
+        | Route::ReadConcerns
+        | Route::ReadVersion
+        | Route::ReadHistory
+        | Route::ReadDiff => {
             if opens_plan {
                 (ok, Some(concerns_visible))
             } else {
                 (no, None)
             }
         }
+        // One concern: absent (404) when its section is withheld from the reader.
+        Route::ReadConcern => match (opens_plan, concerns_visible) {
+            (false, _) => (no, None),
+            (true, true) => (ok, Some(true)),
+            (true, false) => (StatusCode::NOT_FOUND, Some(false)),
+        },
         Route::Comment => (
             if matches!(who, Nurse | Person | Representative | Carer) {
                 ok
@@ -252,6 +266,18 @@ async fn call(w: &World, route: Route, token: &str) -> (StatusCode, String) {
             false,
         ),
         Route::ReadPlan => (Method::GET, format!("/api/v1/people/{p}/plan"), None, false),
+        Route::ReadConcerns => (
+            Method::GET,
+            format!("/api/v1/people/{p}/plan/items/concerns"),
+            None,
+            false,
+        ),
+        Route::ReadConcern => (
+            Method::GET,
+            format!("/api/v1/people/{p}/plan/items/concerns/concern-1"),
+            None,
+            false,
+        ),
         Route::ReadVersion => (
             Method::GET,
             format!("/api/v1/people/{p}/plan/versions/5"),
@@ -361,6 +387,8 @@ async fn csp1_every_route_role_consent_and_override_gets_exactly_what_the_policy
                     let plan_data = matches!(
                         route,
                         Route::ReadPlan
+                            | Route::ReadConcerns
+                            | Route::ReadConcern
                             | Route::ReadVersion
                             | Route::ReadHistory
                             | Route::ReadDiff
