@@ -356,6 +356,166 @@ pub async fn plan_item(
     Ok(response)
 }
 
+/// The goal `id` of a viewed plan and its progress records (oldest first), or a 404 that says
+/// when the goals section is withheld from the reader.
+fn goal_progress<'p>(
+    viewed: &'p Viewed<Plan>,
+    id: &str,
+) -> ApiResult<(
+    &'p careplan_model::Goal,
+    Vec<(&'p ItemId, &'p careplan_model::ProgressRecord)>,
+)> {
+    let plan = &viewed.value;
+    let goal = ItemId::parse(id)
+        .ok()
+        .and_then(|goal_id| plan.goals.get(&goal_id))
+        .ok_or_else(|| {
+            Problem::not_found(if viewed.withheld.contains(&careplan_model::Section::Goals) {
+                format!(
+                    "This plan has no goal with id “{id}” that you may see: the person has withheld the “Goals and hopes” section from you"
+                )
+            } else {
+                format!("This plan has no goal with id “{id}”")
+            })
+        })?;
+    let mut records: Vec<_> = plan
+        .progress
+        .iter()
+        .filter(|(_, r)| r.meta.is_active() && r.goal.as_str() == id)
+        .collect();
+    records.sort_by_key(|(rid, r)| (r.date, r.meta.added.version, (*rid).clone()));
+    Ok((goal, records))
+}
+
+/// The chart of a goal's progress: the records on the scale of the most recent one (a goal's
+/// progress is normally all on one scale; records on another are listed, not drawn).
+fn progress_series(
+    records: &[(&ItemId, &careplan_model::ProgressRecord)],
+) -> ApiResult<careplan_content::ProgressSeries> {
+    let scale = records
+        .last()
+        .map_or(careplan_model::ProgressScale::GoalAttainment, |(_, r)| {
+            r.progress.scale()
+        });
+    careplan_content::ProgressSeries::from_records(
+        scale,
+        records
+            .iter()
+            .map(|(_, r)| *r)
+            .filter(|r| r.progress.scale() == scale),
+    )
+    .map_err(|e| Problem::bad_request(e.to_string()))
+}
+
+/// Progress towards a goal: every record (date, value on its scale with its label, note as
+/// written and as safe HTML), the same data as an accessible HTML table, and the chart's address.
+#[utoipa::path(
+    get,
+    path = "/people/{person}/plan/goals/{id}/progress",
+    tag = "people",
+    params(
+        ("person" = String, Path, description = "The person: NHS number (spaces allowed), person id or plan id"),
+        ("id" = String, Path, description = "The goal's id"),
+    ),
+    security(("bearer" = []), ("session" = [])),
+    responses(
+        (status = 200, description = "The goal's progress records, oldest first", body = openapi::GoalProgress),
+        (status = 401, description = "Sign-in required: no valid bearer token or session", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Not allowed: no consent or role for this", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such person, plan or goal, or the goals section is withheld from the reader", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+pub async fn goal_progress_json(
+    State(state): State<AppState>,
+    account: Signed,
+    Path((person, id)): Path<(String, String)>,
+) -> ApiResult<Response> {
+    let viewed = handle(&state, &account).current_by_key(&person).await?;
+    let (goal, records) = goal_progress(&viewed, &id)?;
+    let series = progress_series(&records)?;
+    let scale = series.scale();
+    let items: Vec<Value> = records
+        .iter()
+        .map(|(rid, r)| {
+            let value = i32::from(r.progress.value());
+            json!({
+                "id": rid,
+                "date": r.date,
+                "scale": r.progress.scale(),
+                "value": value,
+                "label": careplan_content::ChartScale::from(r.progress.scale()).label(value),
+                "note": r.note,
+                "note_html": r.note.as_ref().map(|n| careplan_content::render_markdown(n.as_str())),
+            })
+        })
+        .collect();
+    let caption = format!("Progress towards “{}”", goal.description);
+    let mut response = Json_(json!({
+        "goal": id,
+        "description": goal.description,
+        "scale": scale.name(),
+        "records": items,
+        "table_html": careplan_content::progress_table(&caption, &series),
+        "chart": format!("/api/v1/people/{person}/plan/goals/{id}/progress.svg"),
+        "version": viewed.value.version,
+    }))
+    .into_response();
+    response
+        .headers_mut()
+        .insert(header::ETAG, etag(viewed.value.version));
+    Ok(response)
+}
+
+/// The chart of progress towards a goal, as an SVG image with a title and a description for
+/// screen readers (the same data as a table is in the progress document).
+#[utoipa::path(
+    get,
+    path = "/people/{person}/plan/goals/{id}/progress.svg",
+    tag = "people",
+    params(
+        ("person" = String, Path, description = "The person: NHS number (spaces allowed), person id or plan id"),
+        ("id" = String, Path, description = "The goal's id"),
+    ),
+    security(("bearer" = []), ("session" = [])),
+    responses(
+        (status = 200, description = "The progress chart", content_type = "image/svg+xml"),
+        (status = 401, description = "Sign-in required: no valid bearer token or session", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Not allowed: no consent or role for this", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such person, plan or goal, or the goals section is withheld from the reader", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+pub async fn goal_progress_svg(
+    State(state): State<AppState>,
+    account: Signed,
+    Path((person, id)): Path<(String, String)>,
+) -> ApiResult<Response> {
+    let viewed = handle(&state, &account).current_by_key(&person).await?;
+    let (goal, records) = goal_progress(&viewed, &id)?;
+    let series = progress_series(&records)?;
+    let svg = careplan_content::progress_svg(
+        &format!("Progress towards “{}”", goal.description),
+        &series,
+    );
+    let mut response = (
+        [
+            (
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("image/svg+xml; charset=utf-8"),
+            ),
+            (
+                header::CONTENT_SECURITY_POLICY,
+                HeaderValue::from_static("default-src 'none'; style-src 'unsafe-inline'"),
+            ),
+        ],
+        svg,
+    )
+        .into_response();
+    response
+        .headers_mut()
+        .insert(header::ETAG, etag(viewed.value.version));
+    Ok(response)
+}
+
 /// One version of a plan, as the requester may see it.
 #[utoipa::path(
     get,

@@ -75,6 +75,8 @@ pub(crate) fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(api::current_plan))
         .routes(routes!(api::list_items))
         .routes(routes!(api::plan_item))
+        .routes(routes!(api::goal_progress_json))
+        .routes(routes!(api::goal_progress_svg))
         .routes(routes!(api::plan_history))
         .routes(routes!(api::plan_version))
         .routes(routes!(api::plan_diff))

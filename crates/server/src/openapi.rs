@@ -292,3 +292,18 @@ pub struct PlanItem {
     #[schema(value_type = Object)]
     pub item: serde_json::Value,
 }
+
+/// Progress towards a goal: its records oldest first, the same data as an accessible HTML
+/// table, and the address of the SVG chart.
+#[derive(Debug, ToSchema)]
+pub struct GoalProgress {
+    pub goal: String,
+    pub description: String,
+    /// The scale the chart is drawn on: that of the most recent record.
+    pub scale: String,
+    #[schema(value_type = Vec<Object>)]
+    pub records: Vec<serde_json::Value>,
+    pub table_html: String,
+    pub chart: String,
+    pub version: u64,
+}

@@ -536,3 +536,97 @@ async fn csp5_each_sections_items_can_be_listed_and_read_one_by_one() {
         .await;
     assert_eq!(status, StatusCode::NOT_FOUND);
 }
+
+#[tokio::test]
+async fn csp3_progress_towards_a_goal_is_listed_charted_and_tabled() {
+    let app = spawn_app().await;
+    let (nurse, person, version) = nurse_with_plan(&app).await;
+    let progress = |date: &str, value: i64, note: &str| {
+        json!({"type": "record_progress", "goal": "goal-1", "date": date,
+               "progress": {"scale": "goal_attainment", "value": value}, "note": note})
+    };
+    // Recorded out of date order: the chart and the list are by date.
+    let (status, body) = app
+        .post(
+            &nurse,
+            &format!("/api/v1/people/{person}/plan/commands"),
+            Some(version),
+            json!({"commands": [
+                progress("2026-03-01", 0, "Went **twice** this month"),
+                progress("2026-01-10", -2, "Not yet <script>alert(1)</script>"),
+                progress("2026-02-02", -1, "Once, with her daughter"),
+            ]}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+
+    let (status, doc, _) = app
+        .get(
+            &nurse,
+            &format!("/api/v1/people/{person}/plan/goals/goal-1/progress"),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{doc}");
+    let records = doc["records"].as_array().unwrap();
+    let dates: Vec<&str> = records
+        .iter()
+        .map(|r| r["date"].as_str().unwrap())
+        .collect();
+    assert_eq!(dates, ["2026-01-10", "2026-02-02", "2026-03-01"]);
+    let values: Vec<i64> = records
+        .iter()
+        .map(|r| r["value"].as_i64().unwrap())
+        .collect();
+    assert_eq!(values, [-2, -1, 0]);
+    assert!(records[0]["label"].is_string(), "{doc}");
+    // Notes are kept as written and rendered safely.
+    assert_eq!(records[0]["note"], "Not yet <script>alert(1)</script>");
+    let html = records[0]["note_html"].as_str().unwrap();
+    assert!(!html.contains("<script"), "{html}");
+    assert!(
+        records[2]["note_html"]
+            .as_str()
+            .unwrap()
+            .contains("<strong>twice</strong>")
+    );
+    let table = doc["table_html"].as_str().unwrap();
+    assert!(
+        table.contains("<table") && table.contains("<caption>"),
+        "{table}"
+    );
+    assert_eq!(
+        table.matches("<tr").count(),
+        4,
+        "a header row and one row per record: {table}"
+    );
+
+    // The chart: an SVG image with one point per record, in date order.
+    let chart = doc["chart"].as_str().unwrap().to_owned();
+    let r = app
+        .http
+        .get(format!("{}{chart}", app.base))
+        .bearer_auth(&nurse)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    assert!(
+        r.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("image/svg+xml")
+    );
+    let svg = r.text().await.unwrap();
+    assert!(svg.starts_with("<?xml") || svg.starts_with("<svg"), "{svg}");
+    assert_eq!(svg.matches("<circle").count(), 3, "{svg}");
+    assert!(!svg.contains("<script"));
+
+    // Unknown goals are 404s.
+    let (status, problem, _) = app
+        .get(
+            &nurse,
+            &format!("/api/v1/people/{person}/plan/goals/goal-9/progress"),
+        )
+        .await;
+    assert_eq!(status, StatusCode::NOT_FOUND, "{problem}");
+}
