@@ -5,6 +5,7 @@
 
 mod audit;
 mod demo;
+mod fhir_cli;
 mod render;
 mod users;
 
@@ -71,6 +72,24 @@ enum Top {
     /// Read, compare and change a person's plan.
     #[command(subcommand)]
     Plan(PlanCommand),
+    /// Writes a person's whole plan as a FHIR R4 Bundle (JSON) to standard output.
+    Export {
+        /// Export as FHIR R4 (the only format).
+        #[arg(long, required = true)]
+        fhir: bool,
+        /// The person: NHS number, person id or plan id.
+        person: String,
+        /// The base URL for the Bundle's fullUrls.
+        #[arg(long, default_value = "http://127.0.0.1:8080/fhir")]
+        base: String,
+    },
+    /// Starts a new plan from a FHIR R4 Bundle (a file, or - for standard input), all or nothing.
+    Import {
+        /// Import FHIR R4 (the only format).
+        #[arg(long, required = true)]
+        fhir: bool,
+        file: PathBuf,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -267,6 +286,10 @@ async fn dispatch(store: &Store, command: Top) -> anyhow::Result<()> {
     match command {
         Top::Serve { listen } => serve(store, listen).await,
         Top::Demo => demo::load(store).await,
+        Top::Export { person, base, .. } => {
+            fhir_cli::export(store, store.system(cli_actor()), &person, &base).await
+        }
+        Top::Import { file, .. } => fhir_cli::import(store.system(cli_actor()), &file).await,
         Top::User(UserCommand::Add {
             name,
             role,

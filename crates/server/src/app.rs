@@ -99,6 +99,8 @@ pub fn routes() -> Vec<(String, String)> {
 pub fn app(state: AppState) -> Router {
     let (router, _) = router().split_for_parts();
     router
+        // FHIR R4 at /fhir: a plain router, outside the JSON API's OpenAPI document.
+        .nest("/fhir", crate::fhir::router())
         // After routing, so the matched route template names the metric, not the raw path.
         .route_layer(middleware::from_fn(observe))
         .fallback(not_found)

@@ -8,6 +8,7 @@
 mod api;
 mod app;
 mod extract;
+mod fhir;
 pub mod json;
 pub mod openapi;
 mod problem;

@@ -75,6 +75,8 @@ pub mod action {
     pub const READ_VERSION: &str = "read_version";
     /// The list of a plan's versions was read.
     pub const READ_HISTORY: &str = "read_history";
+    /// Several versions of a plan read at once (a FHIR history page).
+    pub const READ_VERSIONS: &str = "read_versions";
     /// Two versions of a plan were compared.
     pub const READ_DIFF: &str = "read_diff";
     /// A plan was started (its version 1 was committed).

@@ -14,7 +14,7 @@ use serde::Serialize;
 use sqlx::Row;
 use time::OffsetDateTime;
 
-use crate::audit::{AuditEntry, AuditOutcome};
+use crate::audit::{AuditEntry, AuditOutcome, action};
 use crate::read::{PeopleScope, PlanRef};
 use crate::read::{PersonSummary, VersionInfo};
 use crate::script::Script;
@@ -308,38 +308,51 @@ impl Handle {
 
     /// Starts a plan for a new person. A practitioner who does so joins the care team.
     pub async fn create_person(&self, person: Person) -> Result<Committed, StoreError> {
+        let mut all = self.create_person_with(person, Vec::new()).await?;
+        Ok(all.pop().expect("at least version 1"))
+    }
+
+    /// Adds a person and builds their plan with `commands`, all in one transaction: version 1
+    /// (and, for a practitioner, their joining the care team), then one version per command —
+    /// or nothing, if any command is refused.
+    pub async fn create_person_with(
+        &self,
+        person: Person,
+        mut commands: Vec<Command>,
+    ) -> Result<Vec<Committed>, StoreError> {
         if !matches!(self.requester.role, Role::Practitioner | Role::System) {
             return Err(StoreError::Forbidden(format!(
                 "As {} you may not add people",
                 self.requester.role.label()
             )));
         }
-        let created = self.store.create_plan(&self.actor, person, None).await?;
-        if self.requester.role != Role::Practitioner {
-            return Ok(created);
+        for command in &mut commands {
+            self.store.resolve_member_account(command).await?;
+            if !may_command(self.requester.role, command) {
+                return Err(StoreError::Forbidden(format!(
+                    "As {} you may not {}",
+                    self.requester.role.label(),
+                    command.summary().to_lowercase()
+                )));
+            }
         }
-        let join = Command::AddCareTeamMember {
-            id: None,
-            name: self.actor.name.clone(),
-            role: Text::new("Practitioner").expect("non-empty"),
-            organisation: self
-                .requester
-                .organisation
-                .as_deref()
-                .and_then(|o| Text::new(o).ok()),
-            account: Text::new(&self.requester.account).ok(),
-        };
-        let mut joined = self
-            .store
-            .apply_all(
-                &created.plan.id,
-                created.version(),
-                &self.actor,
-                vec![join],
-                None,
-            )
-            .await?;
-        Ok(joined.pop().expect("one version"))
+        if self.requester.role == Role::Practitioner {
+            let join = Command::AddCareTeamMember {
+                id: None,
+                name: self.actor.name.clone(),
+                role: Text::new("Practitioner").expect("non-empty"),
+                organisation: self
+                    .requester
+                    .organisation
+                    .as_deref()
+                    .and_then(|o| Text::new(o).ok()),
+                account: Text::new(&self.requester.account).ok(),
+            };
+            commands.insert(0, join);
+        }
+        self.store
+            .create_plan_with(&self.actor, person, commands, None)
+            .await
     }
 
     /// People whose plans this requester may open: everyone for the system and data
@@ -351,20 +364,60 @@ impl Handle {
         limit: u32,
         offset: u32,
     ) -> Result<Vec<PersonSummary>, StoreError> {
-        let scope = match self.requester.role {
+        match self.scope()? {
+            Some(scope) => self.store.people_in(search, limit, offset, &scope).await,
+            None => Ok(Vec::new()),
+        }
+    }
+
+    /// Whose plans this requester may open (`None`: nobody's).
+    fn scope(&self) -> Result<Option<PeopleScope>, StoreError> {
+        Ok(Some(match self.requester.role {
             Role::System | Role::DataController => PeopleScope::All,
             Role::Practitioner => PeopleScope::Member(self.requester.account.clone()),
             Role::Person | Role::Representative | Role::Carer => match &self.requester.person {
                 Some(p) => PeopleScope::Person(p.to_string()),
-                None => return Ok(Vec::new()),
+                None => return Ok(None),
             },
             Role::Administrator => {
                 return Err(StoreError::Forbidden(
                     careplan_model::Denial::RoleHasNoAccess.sentence().into(),
                 ));
             }
-        };
-        self.store.people_in(search, limit, offset, &scope).await
+        }))
+    }
+
+    /// The plans this requester may open that hold an item with id `item_id` (FHIR reads name
+    /// a resource by id only; item ids are unique within a plan). Reads no plan data, so it is
+    /// not audited: opening one of the plans is.
+    pub async fn plans_with_item(&self, item_id: &str) -> Result<Vec<PlanId>, StoreError> {
+        match self.scope()? {
+            Some(scope) => self.store.plans_with_item(item_id, &scope).await,
+            None => Ok(Vec::new()),
+        }
+    }
+
+    /// Several versions of a plan (each as it was, under the person's consent preferences as
+    /// they are now), with one access decision and one audit entry: FHIR history pages.
+    pub async fn versions(
+        &self,
+        plan_id: &PlanId,
+        numbers: &[u64],
+    ) -> Result<Viewed<Vec<Plan>>, StoreError> {
+        let (plan, view) = self.open(plan_id, action::READ_VERSIONS).await?;
+        let withheld = Self::withheld_set(&view);
+        let mut plans = Vec::with_capacity(numbers.len());
+        for &n in numbers {
+            plans.push(redact(&self.store.version(plan_id, n).await?, &withheld));
+        }
+        self.audited(
+            action::READ_VERSIONS,
+            &plan,
+            plans.first().map(|p| p.version),
+            view,
+            plans,
+        )
+        .await
     }
 
     /// Releases all or part of a restricted plan to an audience, for a reason, until `expires_at`

@@ -10,6 +10,7 @@ pub mod audit;
 mod commit;
 mod encoding;
 mod error;
+mod fhir_index;
 pub mod handle;
 mod ids;
 mod read;

@@ -51,6 +51,22 @@ impl Store {
         person: Person,
         reason: Option<Text>,
     ) -> Result<Committed, StoreError> {
+        let mut all = self
+            .create_plan_with(actor, person, Vec::new(), reason)
+            .await?;
+        Ok(all.swap_remove(0))
+    }
+
+    /// Starts a plan for a new person and applies `commands` after it, in one transaction:
+    /// version 1 and one version per command, or nothing at all. Issues from command `i` carry
+    /// paths under `/i`.
+    pub async fn create_plan_with(
+        &self,
+        actor: &Actor,
+        person: Person,
+        commands: Vec<Command>,
+        reason: Option<Text>,
+    ) -> Result<Vec<Committed>, StoreError> {
         let plan_id = new_plan_id();
         let command = Command::CreatePlan {
             person: person.clone(),
@@ -62,8 +78,13 @@ impl Store {
         };
         let applied = start(plan_id.clone(), new_person_id(), &command, &stamp)
             .map_err(StoreError::Rejected)?;
+        let first = Committed {
+            plan: applied.plan,
+            changed: applied.changed,
+        };
+        let (rest, stored) = apply_in_memory(&first.plan, actor, commands)?;
         self.check_nhs_number_free(&plan_id, &person).await?;
-        let p = &applied.plan;
+        let p = &first.plan;
         let mut script = Script::default();
         script.push(
             "INSERT INTO plans (id, person_id, version, created_at, updated_at, nhs_number, given_name, family_name, date_of_birth, search_name) \
@@ -82,22 +103,48 @@ impl Store {
         push_version(
             &mut script,
             None,
-            &applied.plan,
-            &applied.changed,
+            &first.plan,
+            &first.changed,
             &command,
             &stamp,
             reason.as_ref(),
         )?;
-        let audit = version_audit(action::CREATE_PLAN, actor, &applied.plan, &command);
+        let mut audit = vec![version_audit(
+            action::CREATE_PLAN,
+            actor,
+            &first.plan,
+            &command,
+        )];
+        let mut before: &Plan = &first.plan;
+        for (c, (command, stamp)) in rest.iter().zip(&stored) {
+            push_version(
+                &mut script,
+                Some(before),
+                &c.plan,
+                &c.changed,
+                command,
+                stamp,
+                reason.as_ref(),
+            )?;
+            audit.push(version_audit(action::WRITE, actor, &c.plan, command));
+            before = &c.plan;
+        }
+        let last = rest.last().map_or(&first.plan, |c| &c.plan);
+        if !rest.is_empty() {
+            push_head(&mut script, last, true);
+        }
+        if last.care_team.values().any(|m| m.account.is_some()) {
+            push_members(&mut script, last);
+        }
         self.committer
-            .commit(&script, &[audit], stamp.at)
+            .commit(&script, &audit, last.last_updated)
             .await
-            .map_err(|e| duplicate_person(e, &person))?;
-        self.heads.put(applied.plan.clone());
-        Ok(Committed {
-            plan: applied.plan,
-            changed: applied.changed,
-        })
+            .map_err(|e| duplicate_person(e, &last.person.person))?;
+        self.heads.put(last.clone());
+        let mut all = Vec::with_capacity(rest.len() + 1);
+        all.push(first);
+        all.extend(rest);
+        Ok(all)
     }
 
     /// Applies one command as the next version, if the plan is still at `base`.
@@ -143,55 +190,20 @@ impl Store {
                 std::sync::Arc::new(load(&mut conn, plan_id, base, latest, at).await?)
             }
         };
-        let mut committed: Vec<Committed> = Vec::with_capacity(commands.len());
-        let mut stored = Vec::with_capacity(commands.len());
-        let many = commands.len() > 1;
-        for (i, mut command) in commands.into_iter().enumerate() {
-            command.fill_missing_id(new_item_id);
-            let plan: &Plan = committed.last().map_or(&start, |c| &c.plan);
-            let stamp = Stamp {
-                version: plan.version.next(),
-                at: now_after(Some(plan.last_updated)),
-                by: actor.clone(),
-            };
-            match apply(plan, &command, &stamp) {
-                Ok(applied) => {
-                    stored.push((command, stamp));
-                    committed.push(Committed {
-                        plan: applied.plan,
-                        changed: applied.changed,
+        let (committed, stored) = match apply_in_memory(&start, actor, commands) {
+            Ok(done) => done,
+            Err(refused) => {
+                // A refusal against a plan that has since moved on is a conflict first.
+                let (latest, _) = self.head(plan_id).await?;
+                if latest != base {
+                    return Err(StoreError::Conflict {
+                        expected: base,
+                        current: latest,
                     });
                 }
-                Err(issues) => {
-                    // A refusal against a plan that has since moved on is a conflict first.
-                    let (latest, _) = self.head(plan_id).await?;
-                    if latest != base {
-                        return Err(StoreError::Conflict {
-                            expected: base,
-                            current: latest,
-                        });
-                    }
-                    let issues = if many {
-                        issues
-                            .into_iter()
-                            .map(|mut issue| {
-                                issue.path = format!("/{i}{}", issue.path);
-                                issue.message = format!(
-                                    "Command {} ({}): {}",
-                                    i + 1,
-                                    command.name(),
-                                    issue.message
-                                );
-                                issue
-                            })
-                            .collect()
-                    } else {
-                        issues
-                    };
-                    return Err(StoreError::Rejected(issues));
-                }
+                return Err(refused);
             }
-        }
+        };
         let last = &committed.last().expect("at least one command").plan;
         let person_changed = committed
             .iter()
@@ -289,6 +301,57 @@ fn duplicate_person(e: StoreError, person: &Person) -> StoreError {
         }
         _ => e,
     }
+}
+
+/// Applies `commands` one after another to `start`, in memory: the plan after each, with the
+/// command (its missing ids filled in) and the stamp it was applied with. Issues from command `i`
+/// of several carry paths under `/i` and say which command they are about.
+#[allow(clippy::type_complexity)]
+fn apply_in_memory(
+    start: &Plan,
+    actor: &Actor,
+    commands: Vec<Command>,
+) -> Result<(Vec<Committed>, Vec<(Command, Stamp)>), StoreError> {
+    let mut committed: Vec<Committed> = Vec::with_capacity(commands.len());
+    let mut stored = Vec::with_capacity(commands.len());
+    let many = commands.len() > 1;
+    for (i, mut command) in commands.into_iter().enumerate() {
+        command.fill_missing_id(new_item_id);
+        let plan: &Plan = committed.last().map_or(start, |c| &c.plan);
+        let stamp = Stamp {
+            version: plan.version.next(),
+            at: now_after(Some(plan.last_updated)),
+            by: actor.clone(),
+        };
+        match apply(plan, &command, &stamp) {
+            Ok(applied) => {
+                stored.push((command, stamp));
+                committed.push(Committed {
+                    plan: applied.plan,
+                    changed: applied.changed,
+                });
+            }
+            Err(issues) if many => {
+                return Err(StoreError::Rejected(
+                    issues
+                        .into_iter()
+                        .map(|mut issue| {
+                            issue.path = format!("/{i}{}", issue.path);
+                            issue.message = format!(
+                                "Command {} ({}): {}",
+                                i + 1,
+                                command.name(),
+                                issue.message
+                            );
+                            issue
+                        })
+                        .collect(),
+                ));
+            }
+            Err(issues) => return Err(StoreError::Rejected(issues)),
+        }
+    }
+    Ok((committed, stored))
 }
 
 /// The audit entry for a committed version: who, which plan, person and version, and the
