@@ -435,3 +435,57 @@ async fn two_processes_writing_one_plan_never_apply_to_a_stale_head() {
         db.cleanup().await;
     }
 }
+
+#[tokio::test]
+async fn csp15_a_plan_started_with_commands_commits_all_of_them_or_nothing() {
+    for db in [Some(TestDb::sqlite()), TestDb::postgres().await]
+        .into_iter()
+        .flatten()
+    {
+        let store = db.open().await;
+        let nurse = actor("Starter", Role::Practitioner);
+        let need =
+            cmd(json!({"type": "add_need", "id": "need-1", "description": "To get out more"}));
+        let goal = |addresses: serde_json::Value| {
+            cmd(
+                json!({"type": "add_goal", "id": "goal-1", "description": "Library weekly", "addresses": addresses}),
+            )
+        };
+        // The second command breaks a rule: nothing is written, not even the person.
+        let err = store
+            .create_plan_with(
+                &nurse,
+                person("9434765919"),
+                vec![need.clone(), goal(json!(["need-9"]))],
+                None,
+            )
+            .await
+            .unwrap_err();
+        assert!(matches!(err, StoreError::Rejected(_)), "{err}");
+        assert!(matches!(
+            store.find_plan("9434765919").await,
+            Err(StoreError::NotFound(_))
+        ));
+
+        // All good: version 1 and one version per command, in one go.
+        let all = store
+            .create_plan_with(
+                &nurse,
+                person("9434765919"),
+                vec![need, goal(json!(["need-1"]))],
+                None,
+            )
+            .await
+            .unwrap();
+        assert_eq!(
+            all.iter().map(|c| c.version().get()).collect::<Vec<_>>(),
+            [1, 2, 3]
+        );
+        let id = store.find_plan("9434765919").await.unwrap();
+        assert_eq!(store.head(&id).await.unwrap().0, v(3));
+        assert_eq!(store.current(&id).await.unwrap(), all[2].plan);
+        assert_eq!(store.version(&id, 2).await.unwrap(), all[1].plan);
+        store.close().await;
+        db.cleanup().await;
+    }
+}
