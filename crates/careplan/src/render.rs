@@ -41,6 +41,7 @@ fn kind_word(kind: ItemKind) -> &'static str {
         ItemKind::Action => "action",
         ItemKind::Outcome => "outcome",
         ItemKind::Progress => "progress record",
+        ItemKind::Suggestion => "suggested change",
         ItemKind::Comment => "comment",
         ItemKind::Attachment => "attachment",
         ItemKind::Hyperlink => "link",

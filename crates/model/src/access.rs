@@ -245,6 +245,22 @@ pub fn sections_touched(command: &crate::command::Command, plan: &Plan) -> BTree
             }
         }
         CompleteAction { id } => add(of_id(id)),
+        SuggestActionChange {
+            action, changes, ..
+        } => {
+            add(of_id(action));
+            if let Some(goal) = &changes.goal {
+                add(of_id(goal));
+            }
+        }
+        AcceptSuggestion { id } | DeclineSuggestion { id, .. } => {
+            add(Some(Section::Actions));
+            if let Some(s) = plan.suggestions.get(id)
+                && let Some(goal) = &s.changes.goal
+            {
+                add(of_id(goal));
+            }
+        }
         RecordOutcome { goal, .. } => {
             add(Some(Section::Outcomes));
             add(of_id(goal));
@@ -265,9 +281,9 @@ pub fn sections_touched(command: &crate::command::Command, plan: &Plan) -> BTree
 
 /// Whether someone acting in `role` may issue `command` at all (before consent and membership).
 ///
-/// Practitioners and the system write the plan. The person and their representative comment,
-/// report progress, agree the plan and set who may see it; a carer comments and reports
-/// progress. An agreement must be recorded as given by whoever records it: the person's own, or
+/// Practitioners and the system write the plan (and accept or decline suggested changes). The
+/// person and their representative comment, report progress, suggest changes to actions, agree
+/// the plan and set who may see it; a carer comments, reports progress and suggests changes. An agreement must be recorded as given by whoever records it: the person's own, or
 /// the representative's. Data controllers release records and administrators manage accounts:
 /// neither changes plans.
 pub fn may_command(role: Role, command: &crate::command::Command) -> bool {
@@ -286,10 +302,16 @@ pub fn may_command(role: Role, command: &crate::command::Command) -> bool {
             own_agreement
                 || matches!(
                     command,
-                    AddComment { .. } | RecordProgress { .. } | SetConsentPreference { .. }
+                    AddComment { .. }
+                        | RecordProgress { .. }
+                        | SetConsentPreference { .. }
+                        | SuggestActionChange { .. }
                 )
         }
-        Role::Carer => matches!(command, AddComment { .. } | RecordProgress { .. }),
+        Role::Carer => matches!(
+            command,
+            AddComment { .. } | RecordProgress { .. } | SuggestActionChange { .. }
+        ),
         Role::DataController | Role::Administrator => false,
     }
 }

@@ -24,6 +24,7 @@ use crate::need::{Concern, Need, Problem};
 use crate::outcome::{Outcome, ProgressRecord};
 use crate::plan::{CareTeamMember, HasMeta, ItemKey, ItemKind, PersonRecord, Plan, PlanDetails};
 use crate::strength::Strength;
+use crate::suggestion::{Suggestion, SuggestionStatus};
 use crate::values::{ItemId, PersonId, PlanId, Text};
 
 /// The result of an accepted command.
@@ -81,6 +82,7 @@ pub fn start(
         actions: Items::new(),
         outcomes: Items::new(),
         progress: Items::new(),
+        suggestions: Items::new(),
         comments: Items::new(),
         attachments: Items::new(),
         hyperlinks: Items::new(),
@@ -95,12 +97,17 @@ pub fn start(
 
 /// Whether a change with these items changes what was agreed (CSP-12). Agreement records do
 /// not (they are the agreement), and neither do the person's access preferences (they say who
-/// may see the plan, not what it says). Every other change makes an existing agreement one for
+/// may see the plan, not what it says), nor does a suggested change until it is accepted. Every
+/// other change makes an existing agreement one for
 /// an earlier version.
 pub fn changes_agreed_content(changed: &[ItemKey]) -> bool {
-    changed
-        .iter()
-        .any(|k| !matches!(k.kind, ItemKind::Agreement | ItemKind::ConsentPreference))
+    changed.iter().any(|k| {
+        // A suggestion only proposes: accepting it changes the action, which counts.
+        !matches!(
+            k.kind,
+            ItemKind::Agreement | ItemKind::ConsentPreference | ItemKind::Suggestion
+        )
+    })
 }
 
 /// Applies `command` to `plan` as the version described by `stamp`.
@@ -251,6 +258,31 @@ impl Tx<'_> {
                         format!("The {what} {id} is archived"),
                     );
                 }
+            }
+        }
+    }
+
+    /// The open, active suggestion `id`, or an issue saying why it cannot be answered.
+    fn open_suggestion(&mut self, id: &ItemId) -> Option<Suggestion> {
+        let found = match self.plan.suggestions.get(id) {
+            None => Err(format!("There is no suggestion with id {id} in this plan")),
+            Some(s) if !s.meta.is_active() => Err(format!("The suggestion {id} is archived")),
+            Some(s) if s.status != SuggestionStatus::Open => Err(format!(
+                "The suggestion {id} has already been {}",
+                s.status.label()
+            )),
+            Some(s) => Ok(s.clone()),
+        };
+        match found {
+            Ok(s) => Some(s),
+            Err(message) => {
+                let code = if self.plan.suggestions.contains_key(id) {
+                    IssueCode::NoChange
+                } else {
+                    IssueCode::NotFound
+                };
+                self.issue(code, "/id", message);
+                None
             }
         }
     }
@@ -663,6 +695,75 @@ impl Tx<'_> {
                     a.meta.changed = stamp.clone();
                     self.mark(ItemKind::Action, id);
                 }
+            }
+            SuggestActionChange {
+                id,
+                action,
+                changes,
+                note,
+            } => {
+                self.check_link(action, &[ItemKind::Action], "action", "/action", false);
+                if let Some(goal) = &changes.goal {
+                    self.check_link(goal, &[ItemKind::Goal], "goal", "/changes/goal", false);
+                }
+                if changes.is_empty() {
+                    self.issue(
+                        IssueCode::NoChange,
+                        "/changes",
+                        "A suggestion must propose at least one change to the action",
+                    );
+                    return;
+                }
+                if let Some(id) = self.new_id(id) {
+                    let suggestion = Suggestion {
+                        meta: self.meta(),
+                        action: action.clone(),
+                        changes: changes.clone(),
+                        note: note.clone(),
+                        status: SuggestionStatus::Open,
+                    };
+                    self.plan.suggestions.insert(id.clone(), suggestion);
+                    self.mark(ItemKind::Suggestion, &id);
+                }
+            }
+            AcceptSuggestion { id } => {
+                let Some(suggestion) = self.open_suggestion(id) else {
+                    return;
+                };
+                // The edit goes through `edit_action`'s own rules (the action must still be
+                // active, a new goal must exist); any issue refuses the acceptance.
+                let c = suggestion.changes;
+                self.run(&EditAction {
+                    id: suggestion.action,
+                    goal: c.goal,
+                    description: c.description,
+                    performer: c.performer,
+                    timing: c.timing,
+                    status: c.status,
+                    confidence: c.confidence,
+                });
+                if !self.issues.is_empty() {
+                    return;
+                }
+                if let Some(mut s) = self.plan.suggestions.get_mut(id) {
+                    s.status = SuggestionStatus::Accepted {
+                        in_version: stamp.version,
+                    };
+                    s.meta.changed = stamp.clone();
+                }
+                self.mark(ItemKind::Suggestion, id);
+            }
+            DeclineSuggestion { id, reason } => {
+                if self.open_suggestion(id).is_none() {
+                    return;
+                }
+                if let Some(mut s) = self.plan.suggestions.get_mut(id) {
+                    s.status = SuggestionStatus::Declined {
+                        reason: reason.clone(),
+                    };
+                    s.meta.changed = stamp.clone();
+                }
+                self.mark(ItemKind::Suggestion, id);
             }
             RecordOutcome {
                 id,

@@ -17,6 +17,7 @@ use crate::need::{ConcernDomain, ExternalReference, RaisedBy, SnomedConcept};
 use crate::outcome::{OutcomeStatus, ProgressValue};
 use crate::person::Person;
 use crate::plan::{ItemKind, PlanStatus};
+use crate::suggestion::ActionChanges;
 use crate::values::{Confidence, Date, ItemId, Priority, Text};
 
 /// An edit of an optional field: leave it as it is (field absent), clear it (`null`), or set it.
@@ -276,6 +277,26 @@ pub enum Command {
     CompleteAction {
         id: ItemId,
     },
+    /// Proposes an edit of an action without making it (CSP-8): it waits, open, for a
+    /// practitioner to accept or decline it.
+    SuggestActionChange {
+        #[serde(default)]
+        id: Option<ItemId>,
+        action: ItemId,
+        changes: ActionChanges,
+        #[serde(default)]
+        note: Option<Text>,
+    },
+    /// Accepts an open suggestion: its edit is applied to the action in this version.
+    AcceptSuggestion {
+        id: ItemId,
+    },
+    /// Declines an open suggestion, with the reason if one is given.
+    DeclineSuggestion {
+        id: ItemId,
+        #[serde(default)]
+        reason: Option<Text>,
+    },
 
     RecordOutcome {
         #[serde(default)]
@@ -391,6 +412,7 @@ impl Command {
             AddAction { id, .. } => (id, ItemKind::Action),
             RecordOutcome { id, .. } => (id, ItemKind::Outcome),
             RecordProgress { id, .. } => (id, ItemKind::Progress),
+            SuggestActionChange { id, .. } => (id, ItemKind::Suggestion),
             AddComment { id, .. } => (id, ItemKind::Comment),
             AddAttachment { id, .. } => (id, ItemKind::Attachment),
             AddHyperlink { id, .. } => (id, ItemKind::Hyperlink),
@@ -436,6 +458,9 @@ impl Command {
             AddAction { .. } => "add_action",
             EditAction { .. } => "edit_action",
             CompleteAction { .. } => "complete_action",
+            SuggestActionChange { .. } => "suggest_action_change",
+            AcceptSuggestion { .. } => "accept_suggestion",
+            DeclineSuggestion { .. } => "decline_suggestion",
             RecordOutcome { .. } => "record_outcome",
             RecordProgress { .. } => "record_progress",
             AddComment { .. } => "add_comment",
@@ -494,6 +519,9 @@ impl Command {
             AddAction { description, .. } => format!("Added action “{description}”"),
             EditAction { id, .. } => format!("Edited action {id}"),
             CompleteAction { id } => format!("Completed action {id}"),
+            SuggestActionChange { action, .. } => format!("Suggested a change to action {action}"),
+            AcceptSuggestion { id } => format!("Accepted suggestion {id}"),
+            DeclineSuggestion { id, .. } => format!("Declined suggestion {id}"),
             RecordOutcome { description, .. } => format!("Recorded outcome “{description}”"),
             RecordProgress { progress, .. } => format!(
                 "Recorded progress {} on the {} scale",

@@ -33,6 +33,38 @@ fn list<T: ToString>(v: &[T]) -> String {
     v.iter().map(T::to_string).collect::<Vec<_>>().join(", ")
 }
 
+/// A suggestion's proposed edit in words: "when: every Monday; confidence: 7".
+fn suggested_changes(c: &crate::suggestion::ActionChanges) -> String {
+    use crate::command::Change;
+    let change = |v: &Change<String>| match v {
+        Change::Keep => None,
+        Change::Clear => Some("(none)".to_owned()),
+        Change::Set(s) => Some(s.clone()),
+    };
+    let timing = change(&match &c.timing {
+        Change::Keep => Change::Keep,
+        Change::Clear => Change::Clear,
+        Change::Set(t) => Change::Set(t.to_string()),
+    });
+    let confidence = change(&match &c.confidence {
+        Change::Keep => Change::Keep,
+        Change::Clear => Change::Clear,
+        Change::Set(v) => Change::Set(v.to_string()),
+    });
+    let parts: Vec<String> = [
+        ("goal", c.goal.as_ref().map(|g| g.to_string())),
+        ("description", c.description.as_ref().map(|d| d.to_string())),
+        ("who", c.performer.as_ref().map(|p| p.display())),
+        ("when", timing),
+        ("status", c.status.map(|s| s.label().to_owned())),
+        ("confidence", confidence),
+    ]
+    .into_iter()
+    .filter_map(|(name, value)| value.map(|v| format!("{name}: {v}")))
+    .collect();
+    parts.join("; ")
+}
+
 /// Describes one item in words.
 pub fn describe(item: ItemRef<'_>) -> Description {
     let (title, mut fields): (String, Vec<(&'static str, String)>) = match item {
@@ -158,6 +190,15 @@ pub fn describe(item: ItemRef<'_>) -> Description {
                 ("when", opt(&a.timing)),
                 ("status", a.status.label().into()),
                 ("confidence", opt(&a.confidence)),
+            ],
+        ),
+        ItemRef::Suggestion(s) => (
+            format!("Suggested change to action {}", s.action),
+            vec![
+                ("action", s.action.to_string()),
+                ("changes", suggested_changes(&s.changes)),
+                ("note", opt(&s.note)),
+                ("status", s.status.label().into()),
             ],
         ),
         ItemRef::Outcome(o) => (

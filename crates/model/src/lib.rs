@@ -26,6 +26,7 @@ pub mod outcome;
 pub mod person;
 pub mod plan;
 pub mod strength;
+pub mod suggestion;
 pub mod values;
 
 pub use access::{
@@ -58,6 +59,7 @@ pub use plan::{
     PlanStatus, Section, deserialize_item,
 };
 pub use strength::Strength;
+pub use suggestion::{ActionChanges, Suggestion, SuggestionStatus};
 pub use values::{
     Confidence, Date, InvalidValue, ItemId, PersonId, PlanId, Priority, Text, Timestamp,
     VersionNumber, parse_date,

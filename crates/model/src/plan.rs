@@ -19,6 +19,7 @@ use crate::need::{Concern, Need, Problem};
 use crate::outcome::{Outcome, ProgressRecord};
 use crate::person::Person;
 use crate::strength::Strength;
+use crate::suggestion::Suggestion;
 use crate::values::{Date, InvalidValue, ItemId, PersonId, PlanId, Text, Timestamp, VersionNumber};
 
 /// The sections of a plan, as the standard and CSP-1 consent preferences name them.
@@ -356,6 +357,7 @@ plan_items! {
         actions: Action(Action), Some(Section::Actions);
         outcomes: Outcome(Outcome), Some(Section::Outcomes);
         progress: Progress(ProgressRecord), Some(Section::Goals);
+        suggestions: Suggestion(Suggestion), Some(Section::Actions);
         comments: Comment(Comment), None;
         attachments: Attachment(Attachment), None;
         hyperlinks: Hyperlink(Hyperlink), None;

@@ -59,6 +59,15 @@ enum Op {
         status: Option<u8>,
     },
     CompleteAction(usize),
+    Suggest {
+        action: usize,
+        goal: Option<usize>,
+        confidence: u8,
+    },
+    Answer {
+        suggestion: usize,
+        accept: bool,
+    },
     Archive(usize),
     Restore(usize),
     RecordOutcome(usize),
@@ -116,6 +125,10 @@ fn op() -> impl Strategy<Value = Op> {
                 action, goal, confidence, status,
             }),
         1 => ix().prop_map(Op::CompleteAction),
+        2 => (ix(), prop::option::weighted(0.3, ix()), 1u8..=10)
+            .prop_map(|(action, goal, confidence)| Op::Suggest { action, goal, confidence }),
+        2 => (ix(), prop::bool::weighted(0.7))
+            .prop_map(|(suggestion, accept)| Op::Answer { suggestion, accept }),
         3 => ix().prop_map(Op::Archive),
         2 => ix().prop_map(Op::Restore),
         1 => ix().prop_map(Op::RecordOutcome),
@@ -440,6 +453,31 @@ fn command(op: &Op, plan: &Plan) -> Command {
         Op::CompleteAction(a) => Command::CompleteAction {
             id: pick(&actions, *a),
         },
+        Op::Suggest {
+            action,
+            goal,
+            confidence,
+        } => Command::SuggestActionChange {
+            id: None,
+            action: pick(&actions, *action),
+            changes: careplan_model::ActionChanges {
+                goal: goal.map(|g| pick(&goals, g)),
+                confidence: Change::Set(Confidence::new(i64::from(*confidence)).unwrap()),
+                ..Default::default()
+            },
+            note: None,
+        },
+        Op::Answer { suggestion, accept } => {
+            let id = pick(
+                &plan.suggestions.keys().cloned().collect::<Vec<_>>(),
+                *suggestion,
+            );
+            if *accept {
+                Command::AcceptSuggestion { id }
+            } else {
+                Command::DeclineSuggestion { id, reason: None }
+            }
+        }
         Op::Archive(i) => Command::Archive {
             id: pick(&all, *i),
             reason: None,

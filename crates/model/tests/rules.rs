@@ -1715,3 +1715,163 @@ fn csp10_focus_of_a_performer_is_their_actions_and_those_goals() {
         careplan_model::Focus::default()
     );
 }
+
+// ---------------------------------------------------------------------------------------------
+// CSP-8: suggested changes to an action
+// ---------------------------------------------------------------------------------------------
+
+#[test]
+fn csp8_a_suggested_change_waits_until_accepted_then_applies_in_the_accepting_version() {
+    let mut s = fixture();
+    let before = s.plan.actions[&id("a1")].clone();
+    let changed = s.ok(
+        json!({"type": "suggest_action_change", "id": "sg1", "action": "a1",
+        "changes": {"timing": "Every Monday morning", "confidence": 7},
+        "note": "Mondays suit Sam better"}),
+    );
+    // Proposing changes nothing but the suggestion itself.
+    assert_eq!(changed, BTreeSet::from(["suggestions/sg1".to_owned()]));
+    assert_eq!(s.plan.actions[&id("a1")], before);
+    assert_eq!(s.plan.suggestions[&id("sg1")].status.label(), "open");
+
+    let changed = s.ok(json!({"type": "accept_suggestion", "id": "sg1"}));
+    assert_eq!(
+        changed,
+        BTreeSet::from(["actions/a1".to_owned(), "suggestions/sg1".to_owned()])
+    );
+    let a1 = &s.plan.actions[&id("a1")];
+    assert_eq!(
+        a1.timing.as_ref().map(|t| t.as_str()),
+        Some("Every Monday morning")
+    );
+    assert_eq!(a1.confidence.map(|c| c.get()), Some(7));
+    assert_eq!(a1.meta.changed.version, s.plan.version);
+    assert_eq!(
+        s.plan.suggestions[&id("sg1")].status,
+        careplan_model::SuggestionStatus::Accepted {
+            in_version: s.plan.version
+        }
+    );
+    // An answered suggestion cannot be answered again.
+    check(
+        &s,
+        &[
+            (
+                json!({"type": "accept_suggestion", "id": "sg1"}),
+                &[IssueCode::NoChange],
+            ),
+            (
+                json!({"type": "decline_suggestion", "id": "sg1"}),
+                &[IssueCode::NoChange],
+            ),
+            (
+                json!({"type": "accept_suggestion", "id": "sg9"}),
+                &[IssueCode::NotFound],
+            ),
+        ],
+    );
+}
+
+#[test]
+fn csp8_a_declined_suggestion_keeps_its_reason_and_changes_nothing() {
+    let mut s = fixture();
+    s.ok(
+        json!({"type": "suggest_action_change", "id": "sg1", "action": "a2",
+        "changes": {"description": "Swim twice a week"}}),
+    );
+    let before = s.plan.actions.clone();
+    let changed =
+        s.ok(json!({"type": "decline_suggestion", "id": "sg1", "reason": "The pool is closed"}));
+    assert_eq!(changed, BTreeSet::from(["suggestions/sg1".to_owned()]));
+    assert_eq!(s.plan.actions, before);
+    match &s.plan.suggestions[&id("sg1")].status {
+        careplan_model::SuggestionStatus::Declined { reason } => {
+            assert_eq!(
+                reason.as_ref().map(|r| r.as_str()),
+                Some("The pool is closed")
+            )
+        }
+        other => panic!("{other:?}"),
+    }
+}
+
+#[test]
+fn csp8_suggestions_must_name_an_active_action_and_propose_something_valid() {
+    let mut s = fixture();
+    check(
+        &s,
+        &[
+            (
+                json!({"type": "suggest_action_change", "action": "a9", "changes": {"timing": "Daily"}}),
+                &[IssueCode::BrokenLink],
+            ),
+            (
+                json!({"type": "suggest_action_change", "action": "g1", "changes": {"timing": "Daily"}}),
+                &[IssueCode::WrongKind],
+            ),
+            (
+                json!({"type": "suggest_action_change", "action": "a1", "changes": {}}),
+                &[IssueCode::NoChange],
+            ),
+            (
+                json!({"type": "suggest_action_change", "action": "a1", "changes": {"goal": "g9"}}),
+                &[IssueCode::BrokenLink],
+            ),
+        ],
+    );
+    assert!(
+        unreadable(
+            json!({"type": "suggest_action_change", "action": "a1", "changes": {"confidence": 11}})
+        )
+        .contains("1")
+    );
+    // Accepting checks the action again: an archived action cannot take the change.
+    s.ok(json!({"type": "suggest_action_change", "id": "sg1", "action": "a3", "changes": {"timing": "Daily"}}));
+    s.ok(json!({"type": "archive", "id": "a3"}));
+    let issues = s.refused(json!({"type": "accept_suggestion", "id": "sg1"}));
+    assert_eq!(codes(&issues), [IssueCode::Archived]);
+    assert_eq!(s.plan.suggestions[&id("sg1")].status.label(), "open");
+}
+
+#[test]
+fn csp12_a_suggestion_does_not_supersede_the_agreement_but_accepting_it_does() {
+    let mut s = fixture();
+    s.ok(agreed_by_person("ag1"));
+    s.ok(json!({"type": "suggest_action_change", "id": "sg1", "action": "a1", "changes": {"timing": "Fridays"}}));
+    assert_eq!(s.plan.agreements[&id("ag1")].superseded_in, None);
+    s.ok(json!({"type": "accept_suggestion", "id": "sg1"}));
+    assert_eq!(
+        s.plan.agreements[&id("ag1")].superseded_in,
+        Some(s.plan.version)
+    );
+}
+
+#[test]
+fn csp8_people_and_carers_suggest_practitioners_answer() {
+    use careplan_model::may_command;
+    let suggest = command(
+        json!({"type": "suggest_action_change", "action": "a1", "changes": {"timing": "Daily"}}),
+    );
+    let accept = command(json!({"type": "accept_suggestion", "id": "sg1"}));
+    let decline = command(json!({"type": "decline_suggestion", "id": "sg1"}));
+    for role in [
+        Role::Person,
+        Role::Representative,
+        Role::Carer,
+        Role::Practitioner,
+    ] {
+        assert!(may_command(role, &suggest), "{role:?} may suggest");
+    }
+    for role in [
+        Role::Person,
+        Role::Representative,
+        Role::Carer,
+        Role::DataController,
+    ] {
+        assert!(
+            !may_command(role, &accept) && !may_command(role, &decline),
+            "{role:?} may not answer"
+        );
+    }
+    assert!(may_command(Role::Practitioner, &accept) && may_command(Role::Practitioner, &decline));
+}

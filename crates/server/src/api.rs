@@ -244,7 +244,7 @@ fn item_json(key: &ItemKey, item: careplan_model::ItemRef<'_>) -> Value {
     tag = "people",
     params(
         ("person" = String, Path, description = "The person: NHS number (spaces allowed), person id or plan id"),
-        ("kind" = String, Path, description = "The kind of item: details, person, capacity_support, funding, care_team, strengths, needs, concerns, problems, goals, actions, outcomes, progress, comments, attachments, hyperlinks, agreements, capacity_assessments, best_interest_decisions, consent"),
+        ("kind" = String, Path, description = "The kind of item: details, person, capacity_support, funding, care_team, strengths, needs, concerns, problems, goals, actions, outcomes, progress, suggestions, comments, attachments, hyperlinks, agreements, capacity_assessments, best_interest_decisions, consent"),
         ItemsQuery,
     ),
     security(("bearer" = []), ("session" = [])),

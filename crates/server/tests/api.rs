@@ -630,3 +630,74 @@ async fn csp3_progress_towards_a_goal_is_listed_charted_and_tabled() {
         .await;
     assert_eq!(status, StatusCode::NOT_FOUND, "{problem}");
 }
+
+#[tokio::test]
+async fn csp8_a_carer_suggests_a_change_and_the_nurse_accepting_it_makes_a_new_version() {
+    let app = spawn_app().await;
+    let (nurse, person, version) = nurse_with_plan(&app).await;
+    let pid = PersonId::parse(&person).unwrap();
+    let carer = app.account("carer", Role::Carer, Some(&pid), None).await;
+    let commands = format!("/api/v1/people/{person}/plan/commands");
+    let (status, body) = app
+        .post(&nurse, &commands, Some(version), json!({"type": "add_action", "id": "action-1", "goal": "goal-1",
+            "description": "Walk to the library", "performer": {"kind": "carer", "name": "Sam"}, "timing": "Tuesdays"}))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let version = body["version"].as_u64().unwrap();
+
+    let (status, body) = app
+        .post(&carer, &commands, Some(version), json!({"type": "suggest_action_change", "id": "suggestion-1",
+            "action": "action-1", "changes": {"timing": "Thursdays"}, "note": "The bus runs on Thursdays"}))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let version = body["version"].as_u64().unwrap();
+    // The carer may not answer their own suggestion.
+    let (status, _) = app
+        .post(
+            &carer,
+            &commands,
+            Some(version),
+            json!({"type": "accept_suggestion", "id": "suggestion-1"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+
+    let (status, body) = app
+        .post(
+            &nurse,
+            &commands,
+            Some(version),
+            json!({"type": "accept_suggestion", "id": "suggestion-1"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["version"].as_u64(), Some(version + 1));
+    let (_, action, _) = app
+        .get(
+            &nurse,
+            &format!("/api/v1/people/{person}/plan/items/actions/action-1"),
+        )
+        .await;
+    assert_eq!(action["item"]["timing"], "Thursdays");
+    let (_, suggestion, _) = app
+        .get(
+            &nurse,
+            &format!("/api/v1/people/{person}/plan/items/suggestions/suggestion-1"),
+        )
+        .await;
+    assert_eq!(
+        suggestion["item"]["status"],
+        json!({"state": "accepted", "in_version": version + 1})
+    );
+    // The version is the nurse's.
+    let (_, history, _) = app
+        .get(
+            &nurse,
+            &format!("/api/v1/people/{person}/plan/versions?after={version}"),
+        )
+        .await;
+    assert_eq!(
+        history["items"][0]["by"]["role"], "practitioner",
+        "{history}"
+    );
+}

@@ -25,6 +25,7 @@ pub fn new_item_id(kind: ItemKind) -> ItemId {
         ItemKind::Action => "action",
         ItemKind::Outcome => "outcome",
         ItemKind::Progress => "progress",
+        ItemKind::Suggestion => "suggestion",
         ItemKind::Comment => "comment",
         ItemKind::Attachment => "attachment",
         ItemKind::Hyperlink => "link",
