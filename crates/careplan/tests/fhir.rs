@@ -96,6 +96,13 @@ fn normalise(bundle: &Value) -> (Vec<Value>, Vec<String>) {
             continue;
         }
         strip(&mut r);
+        if r["resourceType"] == "DocumentReference" {
+            // When and by whom an attachment or link was added are the import's own (stated in
+            // the import's notes), as for comments.
+            let o = r.as_object_mut().unwrap();
+            o.insert("date".into(), Value::from("(the import's time)"));
+            o.insert("author".into(), Value::from("(the importer)"));
+        }
         if r["resourceType"] == "Consent" && r["scope"]["coding"][0]["code"] == "patient-privacy" {
             r.as_object_mut().unwrap().remove("id");
             preferences.push(r.to_string());

@@ -9,10 +9,11 @@
 //! version's time).
 
 use careplan_model::{
-    Action, ActionStatus, AgreedBy, Agreement, AgreementOutcome, Audience, CareTeamMember, Comment,
-    Concern, ConsentPreference, ConsentScope, Goal, GoalStatus, ItemId, ItemKind, ItemMeta, Need,
-    Outcome, PerformerKind, Plan, PlanStatus, Problem, ProgressRecord, RaisedBy, Role, Stamp,
-    Strength, Target, Timestamp, VersionNumber, focus_of,
+    Action, ActionStatus, AgreedBy, Agreement, AgreementOutcome, Attachment, Audience,
+    CareTeamMember, Comment, Concern, ConsentPreference, ConsentScope, Goal, GoalStatus, Hyperlink,
+    ItemId, ItemKind, ItemMeta, Need, Outcome, PerformerKind, Plan, PlanStatus, Problem,
+    ProgressRecord, Purpose, RaisedBy, Role, Stamp, Strength, Target, Timestamp, VersionNumber,
+    focus_of,
 };
 use serde_json::{Map, Value, json};
 
@@ -60,11 +61,12 @@ pub enum ResourceKind {
     Task,
     Observation,
     Consent,
+    DocumentReference,
     Provenance,
 }
 
 impl ResourceKind {
-    pub const ALL: [ResourceKind; 10] = [
+    pub const ALL: [ResourceKind; 11] = [
         ResourceKind::Patient,
         ResourceKind::CarePlan,
         ResourceKind::CareTeam,
@@ -74,6 +76,7 @@ impl ResourceKind {
         ResourceKind::Task,
         ResourceKind::Observation,
         ResourceKind::Consent,
+        ResourceKind::DocumentReference,
         ResourceKind::Provenance,
     ];
 
@@ -89,6 +92,7 @@ impl ResourceKind {
             ResourceKind::Task => "Task",
             ResourceKind::Observation => "Observation",
             ResourceKind::Consent => "Consent",
+            ResourceKind::DocumentReference => "DocumentReference",
             ResourceKind::Provenance => "Provenance",
         }
     }
@@ -118,6 +122,28 @@ pub fn provenance_id(plan: &Plan, number: VersionNumber) -> String {
 pub(crate) const CARE_TEAM_SUFFIX: &str = "care-team";
 pub(crate) const GOAL_ORDER_SUFFIX: &str = "goal-order";
 pub(crate) const REVIEW_SUFFIX: &str = "review";
+
+/// Where the JSON API will serve an attachment's bytes, relative to the server's root:
+/// `/api/v1/people/{person}/plan/attachments/{id}/content`. The address is exported as
+/// `DocumentReference.content.attachment.url`; the server does not serve it yet.
+pub fn attachment_content_path(person_id: &str, attachment_id: &str) -> String {
+    format!("/api/v1/people/{person_id}/plan/attachments/{attachment_id}/content")
+}
+
+/// The FHIR resource type an item of this kind is exported as, when it has one of its own
+/// (care team members are CareTeam participants and comments Annotations; capacity records and
+/// suggestions are not exported).
+pub(crate) fn item_resource_type(kind: ItemKind) -> Option<&'static str> {
+    match kind {
+        ItemKind::Need | ItemKind::Concern | ItemKind::Problem => Some("Condition"),
+        ItemKind::Goal => Some("Goal"),
+        ItemKind::Action => Some("Task"),
+        ItemKind::Strength | ItemKind::Progress | ItemKind::Outcome => Some("Observation"),
+        ItemKind::Agreement | ItemKind::ConsentPreference => Some("Consent"),
+        ItemKind::Attachment | ItemKind::Hyperlink => Some("DocumentReference"),
+        _ => None,
+    }
+}
 
 /// One resource of the plan by type and id, as a server's read returns it. Provenance is not
 /// found here: it needs the versions, see [`provenance`].
@@ -163,6 +189,12 @@ pub fn resource(plan: &Plan, kind: ResourceKind, id: &str) -> Option<Value> {
         (ResourceKind::Consent, Some(ItemKind::ConsentPreference), Some(i)) => {
             Some(x.preference(&i, &plan.consent[&i]))
         }
+        (ResourceKind::DocumentReference, Some(ItemKind::Attachment), Some(i)) => {
+            Some(x.attachment(&i, &plan.attachments[&i]))
+        }
+        (ResourceKind::DocumentReference, Some(ItemKind::Hyperlink), Some(i)) => {
+            Some(x.hyperlink(&i, &plan.hyperlinks[&i]))
+        }
         _ => None,
     }
 }
@@ -170,7 +202,7 @@ pub fn resource(plan: &Plan, kind: ResourceKind, id: &str) -> Option<Value> {
 /// Every resource of the plan (archived items included, marked with the `archived` extension
 /// and their FHIR status), Provenance excepted: Patient, CarePlan, CareTeam, Conditions,
 /// strength Observations, Goals, the goal order List, Tasks, progress and outcome Observations,
-/// Consents.
+/// DocumentReferences (attachments, then hyperlinks), Consents.
 pub fn resources(plan: &Plan) -> Vec<Value> {
     let x = Exporter::new(plan);
     let mut out = vec![x.patient(), x.care_plan(None)];
@@ -185,6 +217,8 @@ pub fn resources(plan: &Plan) -> Vec<Value> {
     out.extend(x.review());
     out.extend(plan.progress.iter().map(|(id, p)| x.progress(id, p)));
     out.extend(plan.outcomes.iter().map(|(id, o)| x.outcome(id, o)));
+    out.extend(plan.attachments.iter().map(|(id, a)| x.attachment(id, a)));
+    out.extend(plan.hyperlinks.iter().map(|(id, h)| x.hyperlink(id, h)));
     out.extend(plan.agreements.iter().map(|(id, a)| x.agreement(id, a)));
     out.extend(plan.consent.iter().map(|(id, p)| x.preference(id, p)));
     out
@@ -556,7 +590,7 @@ impl<'p> Exporter<'p> {
             }
         }
         put_list(&mut o, "addresses", addresses);
-        let supporting: Vec<Value> = plan
+        let mut supporting: Vec<Value> = plan
             .strengths
             .iter()
             .filter(|(id, s)| {
@@ -565,6 +599,20 @@ impl<'p> Exporter<'p> {
             })
             .map(|(id, _)| reference(format!("Observation/{id}")))
             .collect();
+        if focus.is_none() {
+            let documents = plan
+                .attachments
+                .iter()
+                .filter(|(_, a)| a.meta.is_active())
+                .map(|(id, _)| id)
+                .chain(
+                    plan.hyperlinks
+                        .iter()
+                        .filter(|(_, h)| h.meta.is_active())
+                        .map(|(id, _)| id),
+                );
+            supporting.extend(documents.map(|id| reference(format!("DocumentReference/{id}"))));
+        }
         put_list(&mut o, "supportingInfo", supporting);
         let goals: Vec<Value> = plan
             .goals_in_order()
@@ -919,6 +967,81 @@ impl<'p> Exporter<'p> {
         let mut notes = vec![json!({"text": out.description})];
         notes.extend(self.notes(id));
         o.insert("note".into(), Value::Array(notes));
+        Value::Object(o)
+    }
+
+    /// CSP-2: the part of a DocumentReference that attachments and hyperlinks share: status,
+    /// purpose, subject, when and by whom it was added, and what it is about (the plan or an
+    /// item in `context.related`, a section or an item without a resource of its own as an
+    /// extension).
+    fn document_start(
+        &self,
+        id: &ItemId,
+        meta: &ItemMeta,
+        target: &Target,
+        purpose: Purpose,
+    ) -> Map<String, Value> {
+        let mut o = self.start("DocumentReference", id.as_str());
+        let mut exts = Vec::new();
+        let mut related = None;
+        match target {
+            Target::Plan => related = Some(self.care_plan_ref()),
+            Target::Section { section } => exts.push(extension(
+                ext::DOCUMENT_SECTION,
+                t::coding(cs::PLAN_SECTION, section),
+            )),
+            Target::Item { item } => match self.plan.kind_of(item).and_then(item_resource_type) {
+                Some(kind) => related = Some(reference(format!("{kind}/{item}"))),
+                None => exts.push(extension(ext::DOCUMENT_ON_ITEM, json!(item))),
+            },
+        }
+        exts.extend(archived(meta));
+        put_list(&mut o, "extension", exts);
+        o.insert("status".into(), json!("current"));
+        o.insert(
+            "category".into(),
+            json!([{"coding": [t::coding(cs::ATTACHMENT_PURPOSE, &purpose)]}]),
+        );
+        o.insert("subject".into(), self.patient_ref());
+        o.insert("date".into(), json!(meta.added.at.to_string()));
+        o.insert("author".into(), json!([{"display": meta.added.by.name}]));
+        if let Some(r) = related {
+            o.insert("context".into(), json!({"related": [r]}));
+        }
+        o
+    }
+
+    /// CSP-2: an attached file. Its bytes are addressed by [`attachment_content_path`] (not
+    /// served yet) and identified by their SHA-256, carried as the `attachment-sha256`
+    /// extension because R4's `Attachment.hash` is SHA-1.
+    fn attachment(&self, id: &ItemId, a: &Attachment) -> Value {
+        let mut o = self.document_start(id, &a.meta, &a.target, a.purpose);
+        put(
+            &mut o,
+            "description",
+            a.description.as_ref().map(|d| json!(d)),
+        );
+        let url = attachment_content_path(self.plan.details.person_id.as_str(), id.as_str());
+        o.insert(
+            "content".into(),
+            json!([{"attachment": {
+                "extension": [extension(ext::ATTACHMENT_SHA256, json!(a.sha256.as_str()))],
+                "contentType": a.content_type,
+                "url": url,
+                "size": a.size_bytes,
+                "title": a.title,
+            }}]),
+        );
+        Value::Object(o)
+    }
+
+    /// CSP-2: a link to material held elsewhere.
+    fn hyperlink(&self, id: &ItemId, h: &Hyperlink) -> Value {
+        let mut o = self.document_start(id, &h.meta, &h.target, h.purpose);
+        o.insert(
+            "content".into(),
+            json!([{"attachment": {"url": h.url.as_str(), "title": h.title}}]),
+        );
         Value::Object(o)
     }
 

@@ -17,13 +17,14 @@ use careplan_model::{
     ActionStatus, Actor, AgreedBy, AgreementOutcome, Audience, Command, ConcernDomain, Confidence,
     ExternalReference, FundingSourceKind, GoalLabel, GoalStatus, Identifier, ItemId,
     LegalAuthority, NhsNumber, OutcomeStatus, Performer, PerformerKind, Person, PersonId, PlanId,
-    PlanStatus, Priority, ProgressScale, ProgressValue, RaisedBy, Role, SctId, Section,
-    SnomedConcept, Stamp, Target, Text, Timestamp, VersionNumber, apply, parse_date, start,
+    PlanStatus, Priority, ProgressScale, ProgressValue, Purpose, RaisedBy, Role, SctId, Section,
+    Sha256Hex, SnomedConcept, Stamp, Target, Text, Timestamp, VersionNumber, WebAddress, apply,
+    parse_date, start,
 };
 use careplan_model::{ConsentScope, IssueCode};
 use serde_json::Value;
 
-use crate::export::goal_priority_code;
+use crate::export::{attachment_content_path, goal_priority_code};
 use crate::issue::{FhirIssue, IssueType};
 use crate::terminology::{
     self as t, CONDITION_CATEGORY, CONDITION_CLINICAL, CONSENT_SCOPE, GOAL_ACHIEVEMENT,
@@ -75,7 +76,7 @@ pub fn commands_from_bundle(bundle: &Value) -> Result<ImportPlan, Vec<FhirIssue>
     let mut notes = im.notes;
     notes.push(FhirIssue::information(
         "Bundle",
-        "Who made each change and when is not imported: the imported plan's history starts with the import, so the author and time of comments and of archiving are those of the import.",
+        "Who made each change and when is not imported: the imported plan's history starts with the import, so the author and time of comments, attachments, links and of archiving are those of the import.",
     ));
     Ok(ImportPlan {
         plan_id: im.plan_id,
@@ -136,6 +137,8 @@ struct Phases {
     goals: Vec<(usize, Sourced, bool)>,
     actions: Vec<Sourced>,
     records: Vec<Sourced>,
+    /// Attachments and hyperlinks (DocumentReference).
+    documents: Vec<Sourced>,
     comments: Vec<Sourced>,
     funding: Vec<Sourced>,
     preferences: Vec<(Sourced, Option<Option<Text>>)>,
@@ -179,6 +182,7 @@ fn item_prefix(kind: &str) -> &'static str {
         "Task" => "action",
         "Observation" => "observation",
         "Consent" => "consent",
+        "DocumentReference" => "document",
         _ => "item",
     }
 }
@@ -318,7 +322,7 @@ impl Importer {
             }
             if matches!(
                 e.kind.as_str(),
-                "Condition" | "Goal" | "Task" | "Observation" | "Consent"
+                "Condition" | "Goal" | "Task" | "Observation" | "Consent" | "DocumentReference"
             ) {
                 let item = match id {
                     Some(id) => match ItemId::parse(id) {
@@ -433,13 +437,14 @@ impl Importer {
                 "Task" => self.task(pos, &e),
                 "Observation" => self.observation(pos, &e),
                 "Consent" => self.consent(pos, &e),
+                "DocumentReference" => self.document(pos, &e),
                 "List" => {}
                 "Provenance" => provenance += 1,
                 other => self.err(
                     IssueType::NotSupported,
                     e.path(),
                     format!(
-                        "A {other} cannot be imported into a care plan: the plan holds Patient, CarePlan, CareTeam, Condition, Goal, List, Task, Observation, Consent and Provenance"
+                        "A {other} cannot be imported into a care plan: the plan holds Patient, CarePlan, CareTeam, Condition, Goal, List, Task, Observation, Consent, DocumentReference and Provenance"
                     ),
                 ),
             }
@@ -1170,7 +1175,7 @@ impl Importer {
         // These lists are derived from the items themselves; they must name entries of the Bundle.
         for (element, kinds) in [
             ("addresses", &["Condition"][..]),
-            ("supportingInfo", &["Observation"][..]),
+            ("supportingInfo", &["Observation", "DocumentReference"][..]),
             ("goal", &["Goal"][..]),
         ] {
             for (i, v) in self
@@ -2283,6 +2288,302 @@ impl Importer {
         }
     }
 
+    /// CSP-2: a DocumentReference as an attachment (its `content.attachment` has the
+    /// `attachment-sha256` extension) or a hyperlink (it has none). `date` and `author` are when
+    /// and by whom it was added: the import's version stamps them (see [`ImportPlan::notes`]).
+    fn document(&mut self, pos: usize, e: &Entry) {
+        self.resource_fields(
+            e,
+            &[
+                "extension",
+                "status",
+                "category",
+                "subject",
+                "date",
+                "author",
+                "description",
+                "content",
+                "context",
+            ],
+        );
+        self.subject(e, "subject");
+        let at = e.path();
+        let r = &e.resource;
+        let Some(id) = self.item_ids.get(&pos).cloned() else {
+            return;
+        };
+        match self.status(e, "status") {
+            Some("current") | None => {}
+            Some(other) => self.unsupported_status(
+                e,
+                "status",
+                other,
+                "current (and the archived extension for an archived attachment or link)",
+            ),
+        }
+        if let Some(date) = self.str_at(r.get("date"), &format!("{at}.date"))
+            && Timestamp::parse(date).is_err()
+        {
+            self.err(
+                IssueType::Value,
+                format!("{at}.date"),
+                format!("“{date}” is not a FHIR instant"),
+            );
+        }
+        for (i, a) in self
+            .array(r.get("author"), &format!("{at}.author"))
+            .into_iter()
+            .enumerate()
+        {
+            self.fields(a, &format!("{at}.author[{i}]"), "The author", &["display"]);
+        }
+        let exts = self.extensions(
+            r,
+            &at,
+            &[
+                ext::DOCUMENT_SECTION,
+                ext::DOCUMENT_ON_ITEM,
+                ext::ARCHIVED,
+                ext::ARCHIVE_REASON,
+            ],
+        );
+        let purpose = {
+            let cats = self.array(r.get("category"), &format!("{at}.category"));
+            match cats.as_slice() {
+                [c] => {
+                    let cat = format!("{at}.category[0]");
+                    self.fields(c, &cat, "The category", &["coding", "text"]);
+                    let codings = self.array(c.get("coding"), &format!("{cat}.coding"));
+                    match codings.as_slice() {
+                        [coding] => self.our_coding::<Purpose>(
+                            coding,
+                            &format!("{cat}.coding[0]"),
+                            cs::ATTACHMENT_PURPOSE,
+                        ),
+                        _ => None,
+                    }
+                }
+                _ => None,
+            }
+        };
+        let category_at = format!("{at}.category");
+        if purpose.is_none()
+            && !self
+                .issues
+                .iter()
+                .any(|i| i.expression.starts_with(&category_at))
+        {
+            self.err(
+                IssueType::Required,
+                format!("{at}.category"),
+                format!(
+                    "An attachment or link has one category: its purpose, one coding from {}",
+                    t::code_system_url(cs::ATTACHMENT_PURPOSE)
+                ),
+            );
+        }
+        let target = self.document_target(r, &at, &exts);
+        let attachment = {
+            let contents = self.array(r.get("content"), &format!("{at}.content"));
+            match contents.as_slice() {
+                [c] => {
+                    let cat = format!("{at}.content[0]");
+                    self.fields(c, &cat, "The content", &["attachment"]);
+                    c.get("attachment").cloned()
+                }
+                _ => None,
+            }
+        };
+        let Some(attachment) = attachment else {
+            self.err(
+                IssueType::Required,
+                format!("{at}.content"),
+                "An attachment or link has exactly one content with an attachment",
+            );
+            return;
+        };
+        let aat = format!("{at}.content[0].attachment");
+        let title = self.required_text(
+            attachment.get("title"),
+            &format!("{aat}.title"),
+            "The title of an attachment or link",
+        );
+        let a_exts = self.extensions(&attachment, &aat, &[ext::ATTACHMENT_SHA256]);
+        let command = if a_exts.contains_key(ext::ATTACHMENT_SHA256) {
+            self.fields(
+                &attachment,
+                &aat,
+                "The attachment",
+                &["extension", "contentType", "url", "size", "title"],
+            );
+            let sha256 = self
+                .ext_text(&a_exts, ext::ATTACHMENT_SHA256)
+                .and_then(|h| {
+                    let (_, hat) = a_exts[ext::ATTACHMENT_SHA256].clone();
+                    Sha256Hex::parse(h.as_str())
+                        .map_err(|err| self.err(IssueType::Value, hat, capitalise(&err.0)))
+                        .ok()
+                });
+            let content_type = self.required_text(
+                attachment.get("contentType"),
+                &format!("{aat}.contentType"),
+                "An attachment's contentType",
+            );
+            let size = attachment.get("size").and_then(Value::as_u64);
+            if size.is_none() {
+                self.err(
+                    IssueType::Required,
+                    format!("{aat}.size"),
+                    "An attachment's size in bytes (a whole number) is required",
+                );
+            }
+            // The address of the bytes is derived from the person and the attachment's id.
+            if let Some(url) = self.str_at(attachment.get("url"), &format!("{aat}.url")) {
+                let person = self
+                    .patient
+                    .and_then(|p| self.entries[p].resource.get("id"))
+                    .and_then(Value::as_str)
+                    .unwrap_or_default();
+                let expected = attachment_content_path(person, id.as_str());
+                if url != expected {
+                    self.err(
+                        IssueType::NotSupported,
+                        format!("{aat}.url"),
+                        format!(
+                            "The care plan serves an attachment's bytes at {expected}; it cannot keep another address ({url})"
+                        ),
+                    );
+                }
+            }
+            let description = self.text(r.get("description"), &format!("{at}.description"));
+            match (title, purpose, target, content_type, size, sha256) {
+                (
+                    Some(title),
+                    Some(purpose),
+                    Some(target),
+                    Some(content_type),
+                    Some(size_bytes),
+                    Some(sha256),
+                ) => Some(Command::AddAttachment {
+                    id: Some(id.clone()),
+                    target,
+                    title,
+                    purpose,
+                    content_type,
+                    size_bytes,
+                    sha256,
+                    description,
+                }),
+                _ => None,
+            }
+        } else {
+            self.fields(&attachment, &aat, "The link", &["url", "title"]);
+            if r.get("description").is_some() {
+                self.err(
+                    IssueType::NotSupported,
+                    format!("{at}.description"),
+                    "A hyperlink has no description in the care plan (an attachment has: give its content the attachment-sha256 extension)",
+                );
+            }
+            let url_at = format!("{aat}.url");
+            let url = match self.str_at(attachment.get("url"), &url_at) {
+                Some(u) => WebAddress::parse(u)
+                    .map_err(|err| self.err(IssueType::Value, &url_at, capitalise(&err.0)))
+                    .ok(),
+                None => {
+                    self.err(
+                        IssueType::Required,
+                        &url_at,
+                        "A link needs its url (an attached file needs the attachment-sha256 extension)",
+                    );
+                    None
+                }
+            };
+            match (title, purpose, target, url) {
+                (Some(title), Some(purpose), Some(target), Some(url)) => {
+                    Some(Command::AddHyperlink {
+                        id: Some(id.clone()),
+                        target,
+                        title,
+                        url,
+                        purpose,
+                    })
+                }
+                _ => None,
+            }
+        };
+        self.archive_if(&exts, false, &id, 2, &at);
+        if let Some(command) = command {
+            self.phases.documents.push(Sourced { command, at });
+        }
+    }
+
+    /// What an attachment or link is about: `context.related` (the CarePlan or an item's
+    /// resource), or the `document-section` or `document-on-item` extension; exactly one.
+    fn document_target(&mut self, r: &Value, at: &str, exts: &Exts) -> Option<Target> {
+        let mut found: Vec<Option<Target>> = Vec::new();
+        if let Some(context) = r.get("context") {
+            let cat = format!("{at}.context");
+            self.fields(context, &cat, "The context", &["related"]);
+            let related = self.array(context.get("related"), &format!("{cat}.related"));
+            for (i, v) in related.into_iter().enumerate() {
+                let rat = format!("{cat}.related[{i}]");
+                let kinds = [
+                    "CarePlan",
+                    "Condition",
+                    "Goal",
+                    "Task",
+                    "Observation",
+                    "Consent",
+                    "DocumentReference",
+                ];
+                let target = self.reference(Some(v), &rat, &kinds).and_then(|pos| {
+                    if self.entries[pos].kind == "CarePlan" {
+                        Some(Target::Plan)
+                    } else {
+                        let item = self.item_ids.get(&pos)?.clone();
+                        Some(Target::Item { item })
+                    }
+                });
+                found.push(target);
+            }
+        }
+        if exts.contains_key(ext::DOCUMENT_SECTION) {
+            found.push(
+                self.ext_coding::<Section>(exts, ext::DOCUMENT_SECTION, cs::PLAN_SECTION)
+                    .map(|section| Target::Section { section }),
+            );
+        }
+        if let Some(item) = self.ext_text(exts, ext::DOCUMENT_ON_ITEM) {
+            let (_, iat) = exts[ext::DOCUMENT_ON_ITEM].clone();
+            found.push(
+                ItemId::parse(item.as_str())
+                    .map_err(|err| self.err(IssueType::Value, iat, err.0))
+                    .ok()
+                    .map(|item| Target::Item { item }),
+            );
+        }
+        match found.len() {
+            1 => found.pop().flatten(),
+            0 => {
+                self.err(
+                    IssueType::Required,
+                    at,
+                    "An attachment or link is about the plan, a section or an item: give context.related (the CarePlan or the item's resource) or the document-section or document-on-item extension",
+                );
+                None
+            }
+            _ => {
+                self.err(
+                    IssueType::NotSupported,
+                    at,
+                    "An attachment or link is about one thing: the plan, one section or one item",
+                );
+                None
+            }
+        }
+    }
+
     fn consent(&mut self, pos: usize, e: &Entry) {
         self.resource_fields(
             e,
@@ -2774,6 +3075,29 @@ impl Importer {
         comments.sort_by_key(|s| {
             matches!(&s.command, Command::AddComment { target: Target::Item { item }, .. } if comment_ids.contains(item))
         });
+        // An attachment or link on another one, or on a comment, follows what it is on.
+        let document_ids: Vec<ItemId> = p
+            .documents
+            .iter()
+            .filter_map(|s| match &s.command {
+                Command::AddAttachment { id, .. } | Command::AddHyperlink { id, .. } => id.clone(),
+                _ => None,
+            })
+            .collect();
+        let on = |s: &Sourced, ids: &[ItemId]| match &s.command {
+            Command::AddAttachment {
+                target: Target::Item { item },
+                ..
+            }
+            | Command::AddHyperlink {
+                target: Target::Item { item },
+                ..
+            } => ids.contains(item),
+            _ => false,
+        };
+        let (on_comments, mut documents): (Vec<Sourced>, Vec<Sourced>) =
+            p.documents.into_iter().partition(|s| on(s, &comment_ids));
+        documents.sort_by_key(|s| on(s, &document_ids));
         let mut archives = p.archives;
         archives.sort_by_key(|(rank, _)| *rank);
         let mut content: Vec<Sourced> = Vec::new();
@@ -2783,7 +3107,9 @@ impl Importer {
         content.extend(goals.into_iter().map(|(_, s, _)| s));
         content.extend(p.actions);
         content.extend(p.records);
+        content.extend(documents);
         content.extend(comments);
+        content.extend(on_comments);
         content.extend(p.funding);
         let mut steps: Vec<Step> = content.into_iter().map(Step::Do).collect();
         let mut preferences = p.preferences;

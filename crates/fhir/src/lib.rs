@@ -8,7 +8,7 @@
 //!
 //! | plan | FHIR R4 |
 //! | --- | --- |
-//! | plan | `CarePlan` (id = plan id): `status`, `intent` plan, category SNOMED CT 734163000 \|Care plan\|, `subject`, `careTeam`, `addresses` (active needs, concerns, problems), `supportingInfo` (active strengths), `goal` (active goals in the person's order), `activity.reference` (active actions), `note` (comments on the plan or a section); funding source as extensions |
+//! | plan | `CarePlan` (id = plan id): `status`, `intent` plan, category SNOMED CT 734163000 \|Care plan\|, `subject`, `careTeam`, `addresses` (active needs, concerns, problems), `supportingInfo` (active strengths, then active attachments and links), `goal` (active goals in the person's order), `activity.reference` (active actions), `note` (comments on the plan or a section); funding source as extensions |
 //! | person | `Patient` (id = person id): official and usual `name`, `birthDate`, NHS number (`https://fhir.nhs.uk/Id/nhs-number`) and other `identifier`s |
 //! | care team | `CareTeam` (id = `<plan>-care-team`), one `participant` per member (element id = item id) |
 //! | need / concern / problem | `Condition` (id = item id), `category` `assessed-need` (ours) / `health-concern` / `problem-list-item` (HL7 condition-category); a concern's domain as a second category; who raised it as `asserter`; a problem's SNOMED CT code in `code.coding` and its problem-list link in `identifier`; importance as the `priority` extension; `clinicalStatus` inactive when archived |
@@ -19,6 +19,8 @@
 //! | review date | `Task` (id = `<plan>-review`) with code `plan-review`, `focus` → CarePlan, `restriction.period.end` |
 //! | progress record | `Observation` code `goal-progress`, `focus` → Goal, `effectiveDateTime`, `valueInteger`, scale in `method`, its note as the first `note` |
 //! | outcome | `Observation` code `goal-outcome`, `focus` → Goal, status in `valueCodeableConcept`, description as the first `note` |
+//! | attachment | `DocumentReference` (id = item id): `status` current (archived: the `archived` extension), `category` the purpose (our `attachment-purpose` CodeSystem), `subject`, `date` and `author` (display) when and by whom it was added, `description` the text alternative, `content[0].attachment` with `contentType`, `size`, `title`, `url` `/api/v1/people/{person}/plan/attachments/{id}/content` (relative to the server; **not served yet**) and the SHA-256 as the `attachment-sha256` extension (R4's `hash` is SHA-1, so it is left out); what it is attached to in `context.related` (the CarePlan, or the item's resource), or the `document-section` / `document-on-item` extension for a section or an item with no resource of its own (a care team member, a comment) |
+//! | hyperlink | `DocumentReference` as for an attachment, with `content[0].attachment` holding only the link's `url` and `title` (no `attachment-sha256`: that is how an import tells the two apart) |
 //! | comment | `Annotation` (element id = comment id) in the `note` of the item's resource, or of the CarePlan for the plan, a section (`comment-section` extension) or an item with no note of its own (`comment-on-item`) |
 //! | agreement | `Consent` scope `treatment`, `provision.data` → `CarePlan/<id>/_history/<agreed version>`, `performer` the Patient or a contained `RelatedPerson` with legal authority extensions; `status` active, or inactive once the plan changed after it (CSP-12); not obtained: no `provision.type` and the reason as an extension |
 //! | access preference | `Consent` scope `patient-privacy`, `provision.type` permit/deny, `provision.actor` a role (extension) or an organisation, `provision.code` the section |
@@ -32,8 +34,8 @@
 //!
 //! # Not exported
 //!
-//! Attachments and hyperlinks (DocumentReference), capacity support, capacity assessments and
-//! best-interest decisions, the review flag on goals (CSP-11, a state the model derives), and
+//! The bytes of attachments (only their metadata and the address the JSON API will serve them
+//! at), capacity support, capacity assessments and best-interest decisions, the review flag on goals (CSP-11, a state the model derives), and
 //! care-team members' sign-in accounts (an internal link) are not part of the FHIR view yet.
 //! A comment on an item that is not exported refers to an id the Bundle does not have, and
 //! importing it is refused with that id named.
@@ -54,9 +56,11 @@
 //!   the items' own links;
 //! - `Goal.priority` (must agree with the `priority` extension), the representative's HL7 role
 //!   coding, reference `display`s;
-//! - who wrote a comment and when (`Annotation.authorString`, `time`) and when an item was
-//!   archived: the import's version stamps them, as for any change (stated in
-//!   [`ImportPlan::notes`]);
+//! - who wrote a comment and when (`Annotation.authorString`, `time`), who added an attachment
+//!   or link and when (`DocumentReference.author`, `date`) and when an item was archived: the
+//!   import's version stamps them, as for any change (stated in [`ImportPlan::notes`]);
+//! - an attachment's `content.attachment.url`, which must be the address derived from the
+//!   Patient's and the attachment's ids (another address is refused);
 //! - `Provenance`: the source system's history; the import makes new versions (also stated in
 //!   the notes);
 //! - the ids of access preferences, which the model derives from the version that created them.
@@ -64,7 +68,9 @@
 //! Item ids survive (the resource id, or `<kind>-<uuid>` for a `urn:uuid:` entry without one),
 //! as do the plan and person ids when valid. The commands are ordered so the model accepts
 //! them: plan details, care team, strengths/needs/concerns/problems, goals (in the order of the
-//! `List`), actions, progress and outcomes, comments, funding, access preferences, archives
+//! `List`), actions, progress and outcomes, attachments and links (those on a comment after the
+//! comments; one on an agreement or access preference, which come later, is refused by the
+//! scratch-plan check), comments, funding, access preferences, archives
 //! (actions, goals, then the rest), and agreements last — an agreement for an earlier version
 //! (`Consent.status` inactive) just before the last change to the content, so the imported plan
 //! shows it as for an earlier version too. The commands are tried on a scratch plan before they

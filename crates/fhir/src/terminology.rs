@@ -9,7 +9,7 @@
 
 use careplan_model::{
     ConcernDomain, FundingSourceKind, GoalLabel, LegalAuthority, OutcomeStatus, PerformerKind,
-    ProgressScale, RaisedBy, Role, Section,
+    ProgressScale, Purpose, RaisedBy, Role, Section,
 };
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -126,6 +126,9 @@ pub mod ext {
     pub const AUDIENCE_ROLE: &str = "audience-role";
     pub const COMMENT_SECTION: &str = "comment-section";
     pub const COMMENT_ON_ITEM: &str = "comment-on-item";
+    pub const ATTACHMENT_SHA256: &str = "attachment-sha256";
+    pub const DOCUMENT_SECTION: &str = "document-section";
+    pub const DOCUMENT_ON_ITEM: &str = "document-on-item";
 }
 
 /// Names of our code systems.
@@ -143,6 +146,7 @@ pub mod cs {
     pub const PLAN_SECTION: &str = "plan-section";
     pub const ROLE: &str = "role";
     pub const TASK_KIND: &str = "task-kind";
+    pub const ATTACHMENT_PURPOSE: &str = "attachment-purpose";
 }
 
 /// Every place an item that can be archived is exported.
@@ -154,6 +158,7 @@ const ARCHIVABLE: &[&str] = &[
     "Consent",
     "CareTeam.participant",
     "Annotation",
+    "DocumentReference",
 ];
 
 /// Every extension we define.
@@ -262,6 +267,27 @@ pub const EXTENSIONS: &[ExtensionDef] = &[
         value: ValueType::String,
         contexts: &["Annotation"],
         description: "The id of the plan item a comment is about, for items whose FHIR resource has no note element of its own (agreements, access preferences, care team members).",
+    },
+    ExtensionDef {
+        name: ext::ATTACHMENT_SHA256,
+        title: "SHA-256 digest of an attached file",
+        value: ValueType::String,
+        contexts: &["Attachment"],
+        description: "The SHA-256 digest of the attached file's bytes, as 64 lower-case hexadecimal characters. Attachment.hash is SHA-1 in FHIR R4, so the SHA-256 that addresses the file travels here instead.",
+    },
+    ExtensionDef {
+        name: ext::DOCUMENT_SECTION,
+        title: "The section an attachment or link is about",
+        value: ValueType::Coding(cs::PLAN_SECTION),
+        contexts: &["DocumentReference"],
+        description: "An attachment or hyperlink added to a whole section of the plan rather than to the plan or one item.",
+    },
+    ExtensionDef {
+        name: ext::DOCUMENT_ON_ITEM,
+        title: "The plan item an attachment or link is about",
+        value: ValueType::String,
+        contexts: &["DocumentReference"],
+        description: "The id of the plan item an attachment or hyperlink is about, for items that have no FHIR resource of their own (care team members, comments); items with a resource are named in DocumentReference.context.related instead.",
     },
 ];
 
@@ -475,6 +501,12 @@ pub fn code_system_defs() -> Vec<CodeSystemDef> {
             description: "Tasks about the plan itself rather than an action of it.",
             concepts: fixed(&[("plan-review", "Review of the care and support plan")]),
         },
+        CodeSystemDef {
+            name: cs::ATTACHMENT_PURPOSE,
+            title: "Why something is attached to a plan",
+            description: "The purpose of an attachment or hyperlink of a care and support plan, in the PRSB standard's words.",
+            concepts: concepts(&PURPOSES, |p| capitalise(p.label())),
+        },
     ]
 }
 
@@ -595,6 +627,16 @@ const CONCERN_DOMAINS: [ConcernDomain; 3] = [
     ConcernDomain::Psychological,
     ConcernDomain::Social,
 ];
+const PURPOSES: [Purpose; 8] = [
+    Purpose::Guidance,
+    Purpose::LearningMaterial,
+    Purpose::ExplanatoryNote,
+    Purpose::ProgressPicture,
+    Purpose::Diagram,
+    Purpose::Recording,
+    Purpose::Document,
+    Purpose::Other,
+];
 const RAISED_BYS: [RaisedBy; 3] = [RaisedBy::Person, RaisedBy::Carer, RaisedBy::Professional];
 const OUTCOME_STATUSES: [OutcomeStatus; 3] = [
     OutcomeStatus::Achieved,
@@ -643,6 +685,20 @@ mod completeness {
     fn domain(d: ConcernDomain) {
         match d {
             ConcernDomain::Biological | ConcernDomain::Psychological | ConcernDomain::Social => {}
+        }
+    }
+
+    fn purpose(p: Purpose) {
+        use Purpose as P;
+        match p {
+            P::Guidance
+            | P::LearningMaterial
+            | P::ExplanatoryNote
+            | P::ProgressPicture
+            | P::Diagram
+            | P::Recording
+            | P::Document
+            | P::Other => {}
         }
     }
 

@@ -215,6 +215,59 @@ fn elements_and_extensions_the_plan_cannot_hold_are_refused_by_name() {
 }
 
 #[test]
+fn csp2_attachments_keep_their_sha256_and_refuse_what_they_cannot_hold() {
+    let (plan, versions) = rich_plan();
+    let mut bundle = plan_bundle(&plan, &versions, BASE);
+    let entries = bundle["entry"].as_array_mut().unwrap();
+    let at = |entries: &Vec<Value>, id: &str| {
+        entries
+            .iter()
+            .position(|e| {
+                e["resource"]["resourceType"] == "DocumentReference" && e["resource"]["id"] == id
+            })
+            .unwrap()
+    };
+    let file = at(entries, "attachment-buttons");
+    let content = &mut entries[file]["resource"]["content"][0]["attachment"];
+    content["hash"] = json!("2jmj7l5rSw0yVb/vlWAYkK/YBwk=");
+    content["url"] = json!("https://elsewhere.example/leaflet.pdf");
+    let link = at(entries, "link-copd");
+    entries[link]["resource"]["status"] = json!("superseded");
+    entries[link]["resource"]["content"][0]["attachment"]["url"] = json!("javascript:alert(1)");
+    let found = issues(&bundle);
+    let content_at = format!("Bundle.entry[{file}].resource.content[0].attachment");
+    assert!(
+        has(&found, &format!("{content_at}.hash"), "cannot hold"),
+        "{found:#?}"
+    );
+    assert!(
+        has(
+            &found,
+            &format!("{content_at}.url"),
+            "/plan/attachments/attachment-buttons/content"
+        ),
+        "{found:#?}"
+    );
+    assert!(
+        has(
+            &found,
+            &format!("Bundle.entry[{link}].resource.status"),
+            "superseded"
+        ),
+        "{found:#?}"
+    );
+    assert!(
+        has(
+            &found,
+            &format!("Bundle.entry[{link}].resource.content[0].attachment.url"),
+            "web address"
+        ),
+        "{found:#?}"
+    );
+    assert_eq!(found.len(), 4, "{found:#?}");
+}
+
+#[test]
 fn references_must_name_entries_of_the_bundle() {
     let bundle = transaction(vec![
         (P, patient()),

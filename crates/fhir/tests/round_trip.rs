@@ -4,8 +4,8 @@
 //! `normalise` removes and these tests check separately:
 //! - `meta.versionId` / `meta.lastUpdated` and the Bundle's `timestamp` (the import's versions);
 //! - Provenance entries (the import's history, not the source's);
-//! - `Annotation.time` / `authorString` and the `archived` extension's time (stamped by the
-//!   import's versions);
+//! - `Annotation.time` / `authorString`, `DocumentReference.date` / `author` and the `archived`
+//!   extension's time (stamped by the import's versions);
 //! - the version number in an agreement's `provision.data` reference (checked below: the
 //!   current agreement is for the imported plan's version that recorded it);
 //! - the ids of access-preference Consents, which the model derives from the version that
@@ -52,6 +52,10 @@ fn strip_meta(v: &mut Value) {
             o.remove("meta");
             o.remove("time");
             o.remove("authorString");
+            if o.get("resourceType").and_then(Value::as_str) == Some("DocumentReference") {
+                o.remove("date");
+                o.remove("author");
+            }
             if o.get("url").and_then(Value::as_str)
                 == Some("https://careplan.example/fhir/StructureDefinition/archived")
             {
@@ -113,6 +117,50 @@ fn csp9_goal_links_survive_fhir_round_trip() {
     assert_eq!(a_prefs, b_prefs, "access preferences");
 
     // The links themselves, in the model.
+    for (id, a) in plan.attachments.iter() {
+        let b = &imported.attachments[id];
+        assert_eq!(
+            (
+                &a.target,
+                &a.title,
+                a.purpose,
+                &a.content_type,
+                a.size_bytes,
+                &a.sha256,
+                &a.description
+            ),
+            (
+                &b.target,
+                &b.title,
+                b.purpose,
+                &b.content_type,
+                b.size_bytes,
+                &b.sha256,
+                &b.description
+            ),
+            "attachment {id}"
+        );
+        assert_eq!(
+            a.meta.is_active(),
+            b.meta.is_active(),
+            "archive state of {id}"
+        );
+    }
+    for (id, h) in plan.hyperlinks.iter() {
+        let other = &imported.hyperlinks[id];
+        assert_eq!(
+            (&h.target, &h.title, &h.url, h.purpose),
+            (&other.target, &other.title, &other.url, other.purpose),
+            "hyperlink {id}"
+        );
+        assert_eq!(
+            h.meta.is_active(),
+            other.meta.is_active(),
+            "archive state of {id}"
+        );
+    }
+    assert_eq!(plan.attachments.len(), imported.attachments.len());
+    assert_eq!(plan.hyperlinks.len(), imported.hyperlinks.len());
     for (id, goal) in plan.goals.iter() {
         let other = &imported.goals[id];
         assert_eq!(goal.addresses, other.addresses, "addresses of {id}");
@@ -273,6 +321,54 @@ fn single_resources_are_found_by_type_and_id() {
     );
     let archived = resource(&plan, ResourceKind::Condition, "need-old").unwrap();
     assert_eq!(archived["clinicalStatus"]["coding"][0]["code"], "inactive");
+    // CSP-2: attachments and hyperlinks as DocumentReferences.
+    let attachment =
+        resource(&plan, ResourceKind::DocumentReference, "attachment-buttons").unwrap();
+    assert_eq!(attachment["status"], "current");
+    assert_eq!(
+        attachment["context"]["related"][0]["reference"],
+        "Goal/goal-dress"
+    );
+    assert_eq!(attachment["category"][0]["coding"][0]["code"], "guidance");
+    assert_eq!(attachment["author"][0]["display"], "Nia Nurse");
+    let content = &attachment["content"][0]["attachment"];
+    assert_eq!(content["contentType"], "application/pdf");
+    assert_eq!(content["size"], 48213);
+    assert_eq!(
+        content["url"],
+        format!("/api/v1/people/{PERSON_ID}/plan/attachments/attachment-buttons/content")
+    );
+    assert!(
+        content.get("hash").is_none(),
+        "FHIR's hash is SHA-1, not ours"
+    );
+    assert_eq!(
+        content["extension"][0]["url"],
+        "https://careplan.example/fhir/StructureDefinition/attachment-sha256"
+    );
+    let link = resource(&plan, ResourceKind::DocumentReference, "link-copd").unwrap();
+    assert_eq!(
+        link["content"][0]["attachment"]["url"],
+        "https://www.nhs.uk/conditions/chronic-obstructive-pulmonary-disease-copd/"
+    );
+    assert_eq!(link["extension"][0]["valueCoding"]["code"], "goals");
+    let old = resource(&plan, ResourceKind::DocumentReference, "link-old").unwrap();
+    assert_eq!(old["status"], "current");
+    assert_eq!(
+        old["extension"][0]["url"],
+        "https://careplan.example/fhir/StructureDefinition/archived"
+    );
+    let care_plan = resource(&plan, ResourceKind::CarePlan, PLAN_ID).unwrap();
+    let supporting = care_plan["supportingInfo"].to_string();
+    assert!(
+        supporting.contains("DocumentReference/link-copd"),
+        "{supporting}"
+    );
+    assert!(
+        !supporting.contains("link-old"),
+        "archived links are not listed: {supporting}"
+    );
+    assert!(resource(&plan, ResourceKind::DocumentReference, "goal-dress").is_none());
     // Every resource of the plan can be read alone, and reads the same as in the Bundle.
     for r in resources(&plan) {
         let kind = ResourceKind::parse(r["resourceType"].as_str().unwrap()).unwrap();

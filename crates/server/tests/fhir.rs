@@ -1579,3 +1579,117 @@ async fn csp9_an_item_id_held_by_two_plans_is_found_with_its_patient() {
     let (_, b, _) = get(&w.app, &w.nurse, "/Goal?_id=goal-1").await;
     assert_eq!(b["total"], 2);
 }
+
+#[tokio::test]
+async fn csp2_attachments_and_links_are_read_as_document_references() {
+    let w = world().await;
+    let (status, body) = w
+        .app
+        .post(&w.nurse, &format!("/api/v1/people/{}/plan/commands", w.person), Some(w.version), json!({"commands": [
+            {"type": "add_attachment", "id": "attachment-1", "target": {"on": "item", "item": "goal-1"},
+             "title": "Library opening hours", "purpose": "guidance", "content_type": "application/pdf",
+             "size_bytes": 1024, "sha256": "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08"},
+            {"type": "add_hyperlink", "id": "link-1", "target": {"on": "section", "section": "goals"},
+             "title": "Leeds libraries", "url": "https://www.leeds.gov.uk/libraries", "purpose": "learning_material"}
+        ]}))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let version = body["version"].as_u64().unwrap();
+
+    let (status, doc, headers) = get(&w.app, &w.nurse, "/DocumentReference/attachment-1").await;
+    assert_eq!(status, StatusCode::OK, "{doc}");
+    assert_eq!(headers["etag"], format!("W/\"{version}\"").as_str());
+    assert_eq!(doc["status"], "current");
+    assert_eq!(doc["context"]["related"][0]["reference"], "Goal/goal-1");
+    assert_eq!(
+        doc["content"][0]["attachment"]["url"],
+        format!(
+            "/api/v1/people/{}/plan/attachments/attachment-1/content",
+            w.person
+        )
+    );
+    let (status, link, _) = get(&w.app, &w.nurse, "/DocumentReference/link-1").await;
+    assert_eq!(status, StatusCode::OK, "{link}");
+    assert_eq!(
+        link["content"][0]["attachment"]["url"],
+        "https://www.leeds.gov.uk/libraries"
+    );
+    let (status, _, _) = get(&w.app, &w.nurse, "/DocumentReference/goal-1").await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+
+    let (status, bundle, _) = get(
+        &w.app,
+        &w.nurse,
+        &format!("/DocumentReference?patient={}&category=guidance", w.person),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{bundle}");
+    assert_eq!(
+        ids(&entries(&bundle, "match")),
+        vec!["DocumentReference/attachment-1"]
+    );
+    let (_, care_plan, _) = get(&w.app, &w.nurse, &format!("/CarePlan/{}", w.plan)).await;
+    assert!(
+        care_plan["supportingInfo"]
+            .to_string()
+            .contains("DocumentReference/link-1"),
+        "{care_plan}"
+    );
+    let (status, metadata, _) = get(&w.app, &w.nurse, "/metadata").await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(
+        metadata["rest"][0]["resource"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|r| r["type"] == "DocumentReference"),
+        "{metadata}"
+    );
+    // Not writable on its own (the JSON API stores the file) …
+    let (status, oo, _) = fhir(
+        &w.app,
+        Some(&w.nurse),
+        reqwest::Method::POST,
+        "/DocumentReference",
+        &[],
+        Some(&link.to_string()),
+    )
+    .await;
+    assert_eq!(status, StatusCode::METHOD_NOT_ALLOWED, "{oo}");
+    assert!(issue_text(&oo).contains("JSON API"), "{oo}");
+    // … but `$everything` as a transaction into another server carries them.
+    let (_, all, _) = get(
+        &w.app,
+        &w.nurse,
+        &format!("/Patient/{}/$everything", w.person),
+    )
+    .await;
+    let entry: Vec<Value> = entries(&all, "match")
+        .into_iter()
+        .map(|r| {
+            let t = r["resourceType"].as_str().unwrap();
+            json!({"fullUrl": format!("http://elsewhere.example/fhir/{t}/{}", r["id"].as_str().unwrap()),
+                   "resource": r, "request": {"method": "POST", "url": t}})
+        })
+        .collect();
+    let bundle = json!({"resourceType": "Bundle", "type": "transaction", "entry": entry});
+    let other = spawn_app().await;
+    let nurse = other.account("nurse", Role::Practitioner, None, None).await;
+    let (status, reply, _) = fhir(
+        &other,
+        Some(&nurse),
+        reqwest::Method::POST,
+        "",
+        &[],
+        Some(&bundle.to_string()),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{reply}");
+    let (status, copy, _) = get(&other, &nurse, "/DocumentReference/attachment-1").await;
+    assert_eq!(status, StatusCode::OK, "{copy}");
+    assert_eq!(
+        copy["content"][0]["attachment"]["extension"],
+        doc["content"][0]["attachment"]["extension"]
+    );
+    assert_eq!(copy["context"], doc["context"]);
+}

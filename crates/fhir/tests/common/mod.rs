@@ -85,7 +85,8 @@ pub fn person() -> Value {
 /// goals and a hope with priorities and links, actions with confidence and every kind of
 /// performer, a completed action, an archived goal (with its action), an archived need and
 /// strength, progress, an outcome, comments on the plan, a section, items and an agreement,
-/// funding, access preferences (one archived), an agreement by the person for an earlier version
+/// funding, access preferences (one archived), an attachment on a goal (with a comment on it), a
+/// link on a section and an archived link on the plan, an agreement by the person for an earlier version
 /// and a current one by a representative, a care team, a review date.
 pub fn rich_commands() -> Vec<Command> {
     [
@@ -131,6 +132,11 @@ pub fn rich_commands() -> Vec<Command> {
         json!({"type": "set_consent_preference", "scope": "whole_plan", "audience": {"role": "carer"}, "visible": false}),
         json!({"type": "archive", "id": "consent-v41", "reason": "Ada changed her mind"}),
         json!({"type": "set_consent_preference", "scope": "whole_plan", "audience": {"role": "carer"}, "visible": true}),
+        json!({"type": "add_attachment", "id": "attachment-buttons", "target": {"on": "item", "item": "goal-dress"}, "title": "Using a button hook", "purpose": "guidance", "content_type": "application/pdf", "size_bytes": 48213, "sha256": "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08", "description": "A leaflet with drawings of each step"}),
+        json!({"type": "add_hyperlink", "id": "link-copd", "target": {"on": "section", "section": "goals"}, "title": "NHS: living with COPD", "url": "https://www.nhs.uk/conditions/chronic-obstructive-pulmonary-disease-copd/", "purpose": "learning_material"}),
+        json!({"type": "add_hyperlink", "id": "link-old", "target": {"on": "plan"}, "title": "Old day centre timetable", "url": "https://daycentre.example/timetable", "purpose": "other"}),
+        json!({"type": "add_comment", "id": "comment-attachment", "target": {"on": "item", "item": "attachment-buttons"}, "text": "A printed copy is in the kitchen drawer"}),
+        json!({"type": "archive", "id": "link-old", "reason": "The day centre closed"}),
         json!({"type": "record_agreement", "id": "agreement-susan", "outcome": {"result": "agreed", "by": {"who": "representative", "name": "Susan Marlowe", "relationship": "daughter", "legal_authority": "lasting_power_of_attorney_health_and_welfare", "authority_reference": "OPG 7000-1234-5678"}}}),
     ]
     .into_iter()

@@ -91,6 +91,7 @@ fn status_param(kind: ResourceKind) -> Option<(&'static str, &'static str)> {
         | ResourceKind::Observation
         | ResourceKind::Consent
         | ResourceKind::List
+        | ResourceKind::DocumentReference
         | ResourceKind::CareTeam => Some(("status", "status")),
         ResourceKind::Goal => Some(("lifecycle-status", "lifecycleStatus")),
         ResourceKind::Condition => Some(("clinical-status", "clinicalStatus.coding[].code")),
@@ -105,6 +106,7 @@ fn category_path(kind: ResourceKind) -> Option<&'static str> {
         | ResourceKind::Goal
         | ResourceKind::Observation
         | ResourceKind::Consent
+        | ResourceKind::DocumentReference
         | ResourceKind::CareTeam => Some("category[].coding[]"),
         _ => None,
     }

@@ -566,6 +566,13 @@ pub(crate) async fn update(
 
 fn writable(kind: &str) -> FhirResult<ResourceKind> {
     let kind = plan_kind(kind)?;
+    if kind == ResourceKind::DocumentReference {
+        return Err(FhirError::new(
+            StatusCode::METHOD_NOT_ALLOWED,
+            "not-supported",
+            "A DocumentReference cannot be written here: attachments and links are added through the JSON API, which stores the file",
+        ));
+    }
     if !WRITABLE.contains(&kind) {
         return Err(FhirError::new(
             StatusCode::METHOD_NOT_ALLOWED,
