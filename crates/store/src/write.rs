@@ -115,20 +115,14 @@ impl Store {
             &first.plan,
             &command,
         )];
-        let mut before: &Plan = &first.plan;
-        for (c, (command, stamp)) in rest.iter().zip(&stored) {
-            push_version(
-                &mut script,
-                Some(before),
-                &c.plan,
-                &c.changed,
-                command,
-                stamp,
-                reason.as_ref(),
-            )?;
-            audit.push(version_audit(action::WRITE, actor, &c.plan, command));
-            before = &c.plan;
-        }
+        audit.extend(push_versions(
+            &mut script,
+            &first.plan,
+            &rest,
+            &stored,
+            actor,
+            reason.as_ref(),
+        )?);
         let last = rest.last().map_or(&first.plan, |c| &c.plan);
         if !rest.is_empty() {
             push_head(&mut script, last, true);
@@ -218,19 +212,14 @@ impl Store {
         // past `base`, inserting version base + 1 fails and nothing is written. On PostgreSQL a
         // concurrent writer of the same version waits on that key, then fails.
         let mut script = Script::default();
-        let mut before: &Plan = &start;
-        for (c, (command, stamp)) in committed.iter().zip(&stored) {
-            push_version(
-                &mut script,
-                Some(before),
-                &c.plan,
-                &c.changed,
-                command,
-                stamp,
-                reason.as_ref(),
-            )?;
-            before = &c.plan;
-        }
+        let audit = push_versions(
+            &mut script,
+            &start,
+            &committed,
+            &stored,
+            actor,
+            reason.as_ref(),
+        )?;
         push_head(&mut script, last, person_changed);
         if committed
             .iter()
@@ -238,11 +227,6 @@ impl Store {
         {
             push_members(&mut script, last);
         }
-        let audit: Vec<AuditEntry> = committed
-            .iter()
-            .zip(&stored)
-            .map(|(c, (command, _))| version_audit(action::WRITE, actor, &c.plan, command))
-            .collect();
         if let Err(e) = self
             .committer
             .commit(&script, &audit, last.last_updated)
@@ -352,6 +336,34 @@ fn apply_in_memory(
         }
     }
     Ok((committed, stored))
+}
+
+/// Adds the versions `committed` (made from `start` by the commands in `stored`, in order) to
+/// `script`, and returns their audit entries.
+fn push_versions(
+    script: &mut Script,
+    start: &Plan,
+    committed: &[Committed],
+    stored: &[(Command, Stamp)],
+    actor: &Actor,
+    reason: Option<&Text>,
+) -> Result<Vec<AuditEntry>, StoreError> {
+    let mut before = start;
+    let mut audit = Vec::with_capacity(committed.len());
+    for (c, (command, stamp)) in committed.iter().zip(stored) {
+        push_version(
+            script,
+            Some(before),
+            &c.plan,
+            &c.changed,
+            command,
+            stamp,
+            reason,
+        )?;
+        audit.push(version_audit(action::WRITE, actor, &c.plan, command));
+        before = &c.plan;
+    }
+    Ok(audit)
 }
 
 /// The audit entry for a committed version: who, which plan, person and version, and the
