@@ -9,7 +9,7 @@ use careplan_model::{PersonId, Role};
 use careplan_store::audit::{AuditFilter, AuditOutcome};
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
-use support::{App, spawn_app};
+use support::{App, spawn_app, spawn_app_postgres};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Who {
@@ -166,8 +166,7 @@ struct World {
     tokens: Vec<(Who, String)>,
 }
 
-async fn world(consent: bool, release: bool) -> World {
-    let app = spawn_app().await;
+async fn world(app: App, consent: bool, release: bool) -> World {
     let nurse = app
         .account("nurse", Role::Practitioner, None, Some("Community Nursing"))
         .await;
@@ -357,11 +356,29 @@ async fn denied_entries(w: &World) -> usize {
 
 #[tokio::test]
 async fn csp1_every_route_role_consent_and_override_gets_exactly_what_the_policy_allows() {
+    matrix(|| async { Some(spawn_app().await) }).await;
+}
+
+#[tokio::test]
+async fn csp1_the_authorisation_matrix_holds_on_postgresql_too() {
+    matrix(spawn_app_postgres).await;
+}
+
+/// Runs the matrix, each consent × release combination on a fresh app from `app` (skipped when
+/// `app` gives none: no PostgreSQL outside CI).
+async fn matrix<F, Fut>(app: F)
+where
+    F: Fn() -> Fut,
+    Fut: std::future::Future<Output = Option<App>>,
+{
     let mut failures = Vec::new();
     let mut cells = 0;
     for consent in [false, true] {
         for release in [false, true] {
-            let w = world(consent, release).await;
+            let Some(app) = app().await else {
+                return;
+            };
+            let w = world(app, consent, release).await;
             for route in ROUTES {
                 for who in EVERYONE {
                     let token = &w.tokens.iter().find(|(w, _)| *w == who).unwrap().1;
@@ -404,6 +421,7 @@ async fn csp1_every_route_role_consent_and_override_gets_exactly_what_the_policy
                     }
                 }
             }
+            w.app.cleanup().await;
         }
     }
     assert_eq!(cells, 4 * ROUTES.len() * EVERYONE.len());

@@ -1,4 +1,5 @@
-//! The real server on a random loopback port with a fresh SQLite store, and typed helpers.
+//! The real server on a random loopback port with a fresh store (SQLite, or a new PostgreSQL
+//! database), and typed helpers.
 
 #![allow(dead_code)]
 
@@ -13,14 +14,54 @@ pub struct App {
     pub base: String,
     pub store: Store,
     pub http: reqwest::Client,
-    _dir: tempfile::TempDir,
+    _dir: Option<tempfile::TempDir>,
     _stop: tokio::sync::oneshot::Sender<()>,
+    /// The PostgreSQL server and database to drop when done.
+    drop_db: Option<(String, String)>,
 }
 
-/// Starts the service on 127.0.0.1:0 with an empty store.
+/// Starts the service on 127.0.0.1:0 with an empty SQLite store.
 pub async fn spawn_app() -> App {
     let dir = tempfile::tempdir().unwrap();
     let store = Store::open_data_dir(dir.path()).await.unwrap();
+    serve(store, Some(dir)).await
+}
+
+/// Starts the service on 127.0.0.1:0 with a new, empty PostgreSQL database (named
+/// `careplan_api_<random>`, dropped by [`App::cleanup`]), or `None` with a loud message
+/// when there is no server and this is not CI. `CAREPLAN_TEST_POSTGRES_URL` names the server
+/// (default `postgres://postgres@127.0.0.1:5432/test`).
+pub async fn spawn_app_postgres() -> Option<App> {
+    use sqlx::Connection;
+    let admin = std::env::var("CAREPLAN_TEST_POSTGRES_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into());
+    sqlx::any::install_default_drivers();
+    let mut conn = match sqlx::AnyConnection::connect(&admin).await {
+        Ok(c) => c,
+        Err(e) => {
+            if std::env::var("CI").is_ok_and(|v| v == "true") {
+                panic!("PostgreSQL tests must run in CI, but {admin} cannot be reached: {e}");
+            }
+            eprintln!("\n!!! SKIPPING PostgreSQL API test: cannot reach {admin}: {e}\n");
+            return None;
+        }
+    };
+    let name = format!(
+        "careplan_api_{}",
+        careplan_store::new_plan_id().as_str().replace('-', "_")
+    );
+    sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
+        .execute(&mut conn)
+        .await
+        .unwrap();
+    let base = admin.rsplit_once('/').map_or(admin.as_str(), |(b, _)| b);
+    let store = Store::open(&format!("{base}/{name}")).await.unwrap();
+    let mut app = serve(store, None).await;
+    app.drop_db = Some((admin.clone(), name));
+    Some(app)
+}
+
+async fn serve(store: Store, dir: Option<tempfile::TempDir>) -> App {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let base = format!("http://{}", listener.local_addr().unwrap());
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
@@ -34,10 +75,26 @@ pub async fn spawn_app() -> App {
         http: reqwest::Client::new(),
         _dir: dir,
         _stop: stop,
+        drop_db: None,
     }
 }
 
 impl App {
+    /// Stops using the store and drops its PostgreSQL database, if it has one.
+    pub async fn cleanup(self) {
+        use sqlx::Connection;
+        self.store.close().await;
+        if let Some((admin, name)) = &self.drop_db {
+            let mut conn = sqlx::AnyConnection::connect(admin).await.unwrap();
+            sqlx::query(sqlx::AssertSqlSafe(format!(
+                "DROP DATABASE IF EXISTS {name} WITH (FORCE)"
+            )))
+            .execute(&mut conn)
+            .await
+            .unwrap();
+        }
+    }
+
     /// Adds an account and returns a bearer token for it.
     pub async fn account(
         &self,
