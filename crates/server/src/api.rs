@@ -541,8 +541,7 @@ pub async fn plan_version(
 ) -> ApiResult<Response> {
     let id = plan_id(&state, &person).await?;
     let h = handle(&state, &account);
-    let viewed = h.version(&id, number).await?;
-    let (latest, _) = state.store.head(&id).await?;
+    let (viewed, latest) = h.version_and_latest(&id, number).await?;
     Ok(plan_body(&state, &viewed, latest))
 }
 

@@ -125,7 +125,7 @@ impl Committer {
             Backend::Sqlite => self.commit_sqlite(change, audit, at).await,
             Backend::Postgres => {
                 let mut tx = self.writer.begin().await?;
-                change.clone().run(&mut tx, self.backend).await?;
+                change.run(&mut tx, self.backend).await?;
                 // The audit head is locked last, after the change's rows, so writers of
                 // different plans never wait on each other in a cycle.
                 append_in(&mut tx, self.backend, audit, at).await?;

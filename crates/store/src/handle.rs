@@ -203,11 +203,23 @@ impl Handle {
 
     /// The plan as it was at `number`, under the person's consent preferences as they are now.
     pub async fn version(&self, plan_id: &PlanId, number: u64) -> Result<Viewed<Plan>, StoreError> {
+        Ok(self.version_and_latest(plan_id, number).await?.0)
+    }
+
+    /// The plan as it was at `number`, as `version` gives it, and the plan's latest version
+    /// number (known from the access decision, so not read again).
+    pub async fn version_and_latest(
+        &self,
+        plan_id: &PlanId,
+        number: u64,
+    ) -> Result<(Viewed<Plan>, VersionNumber), StoreError> {
         let (plan, view) = self.open(plan_id, "read_version").await?;
         let old = self.store.version(plan_id, number).await?;
         let shown = redact(&old, &Self::withheld_set(&view));
-        self.audited("read_version", &plan, Some(old.version), view, shown)
-            .await
+        let viewed = self
+            .audited("read_version", &plan, Some(old.version), view, shown)
+            .await?;
+        Ok((viewed, plan.version))
     }
 
     /// Versions after `after`, at most `limit`, with entries about withheld sections blanked.

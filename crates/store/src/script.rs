@@ -123,12 +123,12 @@ impl Script {
     }
 
     pub(crate) async fn run(
-        self,
+        &self,
         conn: &mut AnyConnection,
         backend: Backend,
     ) -> Result<(), sqlx::Error> {
         match backend {
-            Backend::Sqlite => Script::run_sqlite_parts(&[&self], conn).await?,
+            Backend::Sqlite => Script::run_sqlite_parts(&[self], conn).await?,
             Backend::Postgres => {
                 for (statement, args) in &self.statements {
                     // Our own statement text; every value is a bound parameter.

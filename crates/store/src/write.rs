@@ -83,21 +83,25 @@ impl Store {
             changed: applied.changed,
         };
         let (rest, stored) = apply_in_memory(&first.plan, actor, commands)?;
-        self.check_nhs_number_free(&plan_id, &person).await?;
-        let p = &first.plan;
+        // The plan's row is written once, already at its last version and person.
+        let last = rest.last().map_or(&first.plan, |c| &c.plan);
+        let person = &last.person.person;
+        self.check_nhs_number_free(&plan_id, person).await?;
         let mut script = Script::default();
         script.push(
             "INSERT INTO plans (id, person_id, version, created_at, updated_at, nhs_number, given_name, family_name, date_of_birth, search_name) \
-             VALUES ($1, $2, 1, $3, $3, $4, $5, $6, $7, $8)",
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
             vec![
                 plan_id.as_str().into(),
-                p.details.person_id.as_str().into(),
+                last.details.person_id.as_str().into(),
+                to_i64(last.version.get()).into(),
                 stamp.at.to_string().into(),
+                last.last_updated.to_string().into(),
                 person.nhs_number.as_ref().map(|n| n.as_str().to_owned()).into(),
                 person.given_name.as_str().into(),
                 person.family_name.as_str().into(),
                 person.date_of_birth.to_string().into(),
-                search_name(&person).into(),
+                search_name(person).into(),
             ],
         );
         push_version(
@@ -123,17 +127,13 @@ impl Store {
             actor,
             reason.as_ref(),
         )?);
-        let last = rest.last().map_or(&first.plan, |c| &c.plan);
-        if !rest.is_empty() {
-            push_head(&mut script, last, true);
-        }
         if last.care_team.values().any(|m| m.account.is_some()) {
             push_members(&mut script, last);
         }
         self.committer
             .commit(&script, &audit, last.last_updated)
             .await
-            .map_err(|e| duplicate_person(e, &last.person.person))?;
+            .map_err(|e| duplicate_person(e, person))?;
         self.heads.put(last.clone());
         let mut all = Vec::with_capacity(rest.len() + 1);
         all.push(first);
