@@ -10,19 +10,7 @@ use support::{App, spawn_app};
 
 /// A practitioner creates a person (joining the care team) and builds a small plan.
 async fn nurse_with_plan(app: &App) -> (String, String, u64) {
-    let nurse = app
-        .account("nurse", Role::Practitioner, None, Some("Community Nursing"))
-        .await;
-    let (status, created) = app
-        .post(
-            &nurse,
-            "/api/v1/people",
-            None,
-            json!({"person": {"given_name": "Ada", "family_name": "Lovelace",
-            "date_of_birth": "1950-12-10", "nhs_number": "943 476 5919"}}),
-        )
-        .await;
-    assert_eq!(status, StatusCode::CREATED, "{created}");
+    let (nurse, created) = app.nurse_adds_ada().await;
     let person = created["person_id"].as_str().unwrap().to_owned();
     let version = created["version"].as_u64().unwrap();
     let (status, body) = app

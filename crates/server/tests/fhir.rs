@@ -103,19 +103,7 @@ struct World {
 /// JSON API: a need, a concern, a goal addressing the need, an action by Priya Shah.
 async fn world() -> World {
     let app = spawn_app().await;
-    let nurse = app
-        .account("nurse", Role::Practitioner, None, Some("Community Nursing"))
-        .await;
-    let (status, created) = app
-        .post(
-            &nurse,
-            "/api/v1/people",
-            None,
-            json!({"person": {"given_name": "Ada", "family_name": "Lovelace",
-            "date_of_birth": "1950-12-10", "nhs_number": "943 476 5919"}}),
-        )
-        .await;
-    assert_eq!(status, StatusCode::CREATED, "{created}");
+    let (nurse, created) = app.nurse_adds_ada().await;
     let person = created["person_id"].as_str().unwrap().to_owned();
     let plan = created["plan_id"].as_str().unwrap().to_owned();
     let version = created["version"].as_u64().unwrap();

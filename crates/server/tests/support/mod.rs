@@ -95,6 +95,25 @@ impl App {
         }
     }
 
+    /// A practitioner ("nurse", Community Nursing) adds Ada Lovelace (NHS 943 476 5919), joining
+    /// her care team: the nurse's token and the created document (person_id, plan_id, version).
+    pub async fn nurse_adds_ada(&self) -> (String, Value) {
+        let nurse = self
+            .account("nurse", Role::Practitioner, None, Some("Community Nursing"))
+            .await;
+        let (status, created) = self
+            .post(
+                &nurse,
+                "/api/v1/people",
+                None,
+                serde_json::json!({"person": {"given_name": "Ada", "family_name": "Lovelace",
+                "date_of_birth": "1950-12-10", "nhs_number": "943 476 5919"}}),
+            )
+            .await;
+        assert_eq!(status, StatusCode::CREATED, "{created}");
+        (nurse, created)
+    }
+
     /// Adds an account and returns a bearer token for it.
     pub async fn account(
         &self,
