@@ -54,6 +54,13 @@ enum Top {
         /// The address to listen on.
         #[arg(long, env = "CAREPLAN_LISTEN", default_value = "127.0.0.1:8080")]
         listen: std::net::SocketAddr,
+        /// Where attachments' files are kept: s3://bucket/prefix (credentials, region and
+        /// endpoint from the usual AWS_* variables) or file:///dir. Default: DATA_DIR/blobs.
+        #[arg(long, env = "CAREPLAN_BLOB_URL")]
+        blob_url: Option<String>,
+        /// The largest file that may be attached, in bytes (default 256 MiB).
+        #[arg(long, env = "CAREPLAN_MAX_UPLOAD_BYTES", default_value_t = careplan_blobs::DEFAULT_MAX_UPLOAD_BYTES)]
+        max_upload_bytes: u64,
     },
     /// Loads a fictional person and their plan, built through the same commands people use.
     Demo,
@@ -277,14 +284,32 @@ fn cli_actor() -> Actor {
 
 async fn run(cli: Cli) -> anyhow::Result<()> {
     let store = open(&cli.config).await?;
-    let result = dispatch(&store, cli.command).await;
+    let result = dispatch(&store, &cli.config, cli.command).await;
     store.close().await;
     result
 }
 
-async fn dispatch(store: &Store, command: Top) -> anyhow::Result<()> {
+async fn dispatch(store: &Store, config: &Config, command: Top) -> anyhow::Result<()> {
     match command {
-        Top::Serve { listen } => serve(store, listen).await,
+        Top::Serve {
+            listen,
+            blob_url,
+            max_upload_bytes,
+        } => {
+            let blobs = match blob_url {
+                Some(url) => careplan_blobs::BlobStore::from_url(
+                    &url,
+                    &config.data_dir.join("spool"),
+                    max_upload_bytes,
+                ),
+                None => careplan_blobs::BlobStore::local(
+                    &config.data_dir.join("blobs"),
+                    max_upload_bytes,
+                ),
+            }
+            .context("the file store for attachments cannot be opened")?;
+            serve(store, blobs, listen).await
+        }
         Top::Demo => demo::load(store).await,
         Top::Export { person, base, .. } => {
             fhir_cli::export(store, store.system(cli_actor()), &person, &base).await
@@ -473,7 +498,11 @@ async fn dispatch(store: &Store, command: Top) -> anyhow::Result<()> {
 }
 
 /// Runs the service until Ctrl-C or SIGTERM, then drains requests under way.
-async fn serve(store: &Store, listen: std::net::SocketAddr) -> anyhow::Result<()> {
+async fn serve(
+    store: &Store,
+    blobs: careplan_blobs::BlobStore,
+    listen: std::net::SocketAddr,
+) -> anyhow::Result<()> {
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
@@ -486,9 +515,9 @@ async fn serve(store: &Store, listen: std::net::SocketAddr) -> anyhow::Result<()
     let address = listener.local_addr()?;
     // Cookies are Secure unless the service is on plain HTTP on this machine only.
     let secure = !address.ip().is_loopback();
-    tracing::info!(%address, "careplan is listening");
+    tracing::info!(%address, files = blobs.description(), "careplan is listening");
     println!("careplan is listening on http://{address}");
-    let state = careplan_server::AppState::new(store.clone(), secure);
+    let state = careplan_server::AppState::new(store.clone(), blobs, secure);
     careplan_server::serve(listener, state, shutdown_signal()).await?;
     tracing::info!("careplan stopped");
     Ok(())

@@ -1,7 +1,7 @@
 //! The JSON API under `/api/v1`: people, plans, versions, diffs, commands, releases, the audit
 //! trail and sign-in. Every plan read and write goes through the store's requester-bound handle.
 
-use axum::extract::{ConnectInfo, Path, Query, State};
+use axum::extract::{ConnectInfo, Path, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use careplan_model::{
@@ -16,7 +16,7 @@ use std::net::SocketAddr;
 use utoipa::IntoParams;
 
 use crate::AppState;
-use crate::extract::{Json, SESSION_COOKIE, Signed, cookie};
+use crate::extract::{Json, Query, SESSION_COOKIE, Signed, cookie};
 use crate::openapi;
 use crate::problem::{ApiResult, Problem};
 
@@ -38,7 +38,7 @@ pub struct Page {
     offset: Option<u32>,
 }
 
-fn handle(state: &AppState, account: &Signed) -> Handle {
+pub(crate) fn handle(state: &AppState, account: &Signed) -> Handle {
     state.store.handle(account.0.requester(), account.0.actor())
 }
 
@@ -46,12 +46,12 @@ async fn plan_id(state: &AppState, key: &str) -> ApiResult<PlanId> {
     Ok(state.store.find_plan(key).await?)
 }
 
-fn etag(version: VersionNumber) -> HeaderValue {
+pub(crate) fn etag(version: VersionNumber) -> HeaderValue {
     HeaderValue::from_str(&format!("W/\"{version}\"")).expect("ascii")
 }
 
 /// The version named by `If-Match` (`W/"12"`, `"12"` or `12`); 428 without one.
-fn if_match(headers: &HeaderMap) -> ApiResult<VersionNumber> {
+pub(crate) fn if_match(headers: &HeaderMap) -> ApiResult<VersionNumber> {
     let raw = headers
         .get(header::IF_MATCH)
         .and_then(|v| v.to_str().ok())
@@ -675,6 +675,15 @@ pub async fn apply_commands(
 ) -> ApiResult<Response> {
     let base = if_match(&headers)?;
     let (commands, reason) = read_commands(body)?;
+    if commands
+        .iter()
+        .any(|c| matches!(c, Command::AddAttachment { .. }))
+    {
+        // The record must name a file that is stored and was checked: it comes with the file.
+        return Err(Problem::bad_request(
+            "Attach a file by uploading it: POST it to /api/v1/people/{person}/plan/attachments",
+        ));
+    }
     let id = plan_id(&state, &person).await?;
     let committed = handle(&state, &account)
         .apply(&id, base, commands, reason)

@@ -10,6 +10,7 @@ use axum::extract::{DefaultBodyLimit, MatchedPath, Request, State};
 use axum::http::StatusCode;
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
+use careplan_blobs::BlobStore;
 use careplan_store::Store;
 use careplan_store::accounts::LoginLimiter;
 use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
@@ -19,6 +20,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use crate::api;
+use crate::attachments;
 use crate::openapi::{self, ApiDoc};
 use crate::problem::Problem;
 
@@ -38,6 +40,8 @@ impl std::ops::Deref for AppState {
 #[derive(Debug)]
 pub struct Shared {
     pub store: Store,
+    /// The bytes of attachments (CSP-2), stored once per content.
+    pub blobs: BlobStore,
     pub limiter: Arc<LoginLimiter>,
     /// Mark session cookies `Secure` (on unless the service listens on plain loopback HTTP).
     pub secure_cookies: bool,
@@ -47,9 +51,10 @@ pub struct Shared {
 }
 
 impl AppState {
-    pub fn new(store: Store, secure_cookies: bool) -> AppState {
+    pub fn new(store: Store, blobs: BlobStore, secure_cookies: bool) -> AppState {
         AppState(Arc::new(Shared {
             store,
+            blobs,
             limiter: Arc::new(LoginLimiter::default()),
             secure_cookies,
             session_ttl: Duration::from_secs(8 * 60 * 60),
@@ -81,6 +86,8 @@ pub(crate) fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(api::plan_version))
         .routes(routes!(api::plan_diff))
         .routes(routes!(api::apply_commands))
+        .routes(routes!(attachments::upload_attachment))
+        .routes(routes!(attachments::attachment_content))
         .routes(routes!(api::list_releases, api::create_release))
         .routes(routes!(api::audit_trail));
     OpenApiRouter::with_openapi(ApiDoc::openapi())

@@ -134,3 +134,20 @@ pub fn cookie(parts: &Parts, name: &str) -> Option<String> {
         .find(|(k, _)| *k == name)
         .map(|(_, v)| v.to_owned())
 }
+
+/// A query string, read into `T`; a bad one is answered as problem+json naming the parameter.
+#[derive(Debug)]
+pub struct Query<T>(pub T);
+
+impl<S: Send + Sync, T: DeserializeOwned> FromRequestParts<S> for Query<T> {
+    type Rejection = Problem;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Problem> {
+        axum::extract::Query::<T>::from_request_parts(parts, state)
+            .await
+            .map(|q| Query(q.0))
+            .map_err(|e| {
+                Problem::bad_request(format!("The query cannot be used: {}", e.body_text()))
+            })
+    }
+}

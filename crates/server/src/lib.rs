@@ -7,6 +7,7 @@
 
 mod api;
 mod app;
+mod attachments;
 mod extract;
 mod fhir;
 pub mod json;

@@ -50,9 +50,12 @@ enum Route {
     ListReleases,
     CreateRelease,
     AuditTrail,
+    AttachFile,
+    ReadConcernFile,
+    GoalProgress,
 }
 
-const ROUTES: [Route; 14] = [
+const ROUTES: [Route; 17] = [
     Route::ListPeople,
     Route::CreatePerson,
     Route::ReadPlan,
@@ -64,7 +67,11 @@ const ROUTES: [Route; 14] = [
     Route::Comment,
     Route::EditGoal,
     Route::EditConcern,
+    Route::AttachFile,
+    Route::ReadConcernFile,
+    Route::GoalProgress,
     Route::ListReleases,
+    // Releases the whole plan to carers: routes after it see that.
     Route::CreateRelease,
     Route::AuditTrail,
 ];
@@ -110,8 +117,11 @@ fn expected(route: Route, who: Who, consent: bool, release: bool) -> (StatusCode
                 (no, None)
             }
         }
-        // One concern: absent (404) when its section is withheld from the reader.
-        Route::ReadConcern => match (opens_plan, concerns_visible) {
+        // A goal's progress: in the goals section, which stays shared.
+        Route::GoalProgress => (if opens_plan { ok } else { no }, None),
+        // One concern, or a file attached to it: absent (404) when its section is withheld
+        // from the reader.
+        Route::ReadConcern | Route::ReadConcernFile => match (opens_plan, concerns_visible) {
             (false, _) => (no, None),
             (true, true) => (ok, Some(true)),
             (true, false) => (StatusCode::NOT_FOUND, Some(false)),
@@ -125,6 +135,14 @@ fn expected(route: Route, who: Who, consent: bool, release: bool) -> (StatusCode
             None,
         ),
         Route::EditGoal => (if who == Nurse { ok } else { no }, None),
+        Route::AttachFile => (
+            if who == Nurse {
+                StatusCode::CREATED
+            } else {
+                no
+            },
+            None,
+        ),
         Route::EditConcern => (
             if who == Nurse && concerns_visible {
                 ok
@@ -185,6 +203,21 @@ async fn world(app: App, consent: bool, release: bool) -> World {
         ]}))
         .await;
     assert_eq!(status, StatusCode::OK);
+    // A file on the concern, whose text names it (so a download shows whether it was seen).
+    let r = app
+        .http
+        .post(format!(
+            "{}/api/v1/people/{person}/plan/attachments?id=attachment-1&title=Photo&purpose=document&on=item&item=concern-1",
+            app.base
+        ))
+        .bearer_auth(&nurse)
+        .header("If-Match", format!("W/\"{}\"", v + 3))
+        .header("Content-Type", "text/plain")
+        .body("Notes on the Damp flat")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::CREATED);
     let me = app.account("ada", Role::Person, Some(&pid), None).await;
     let tokens = vec![
         (Who::Anonymous, String::new()),
@@ -324,12 +357,34 @@ async fn call(w: &World, route: Route, token: &str) -> (StatusCode, String) {
             None,
             false,
         ),
+        Route::AttachFile => (
+            Method::POST,
+            format!("/api/v1/people/{p}/plan/attachments?title=Leaflet&purpose=guidance"),
+            None,
+            true,
+        ),
+        Route::ReadConcernFile => (
+            Method::GET,
+            format!("/api/v1/people/{p}/plan/attachments/attachment-1/content"),
+            None,
+            false,
+        ),
+        Route::GoalProgress => (
+            Method::GET,
+            format!("/api/v1/people/{p}/plan/goals/goal-1/progress"),
+            None,
+            false,
+        ),
     };
     let mut req = w.app.http.request(method, format!("{}{path}", w.app.base));
     if !token.is_empty() {
         req = req.bearer_auth(token);
     }
-    if let Some(body) = body {
+    if route == Route::AttachFile {
+        req = req
+            .header("Content-Type", "application/pdf")
+            .body(&b"%PDF-1.4\nA leaflet\n%%EOF\n"[..]);
+    } else if let Some(body) = body {
         req = req.json(&body);
     }
     if if_match {
@@ -412,6 +467,9 @@ where
                             | Route::Comment
                             | Route::EditGoal
                             | Route::EditConcern
+                            | Route::AttachFile
+                            | Route::ReadConcernFile
+                            | Route::GoalProgress
                     );
                     if got == StatusCode::FORBIDDEN
                         && plan_data

@@ -1571,12 +1571,26 @@ async fn csp9_an_item_id_held_by_two_plans_is_found_with_its_patient() {
 #[tokio::test]
 async fn csp2_attachments_and_links_are_read_as_document_references() {
     let w = world().await;
+    // The file is uploaded (the JSON API stores it); the link is a command.
+    let r = w
+        .app
+        .http
+        .post(format!(
+            "{}/api/v1/people/{}/plan/attachments?id=attachment-1&on=item&item=goal-1&title=Library%20opening%20hours&purpose=guidance",
+            w.app.base, w.person
+        ))
+        .bearer_auth(&w.nurse)
+        .header("If-Match", format!("W/\"{}\"", w.version))
+        .header("Content-Type", "application/pdf")
+        .body(&b"%PDF-1.4\nLibrary opening hours: Monday to Saturday, 9 to 5\n%%EOF\n"[..])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::CREATED);
+    let uploaded: Value = r.json().await.unwrap();
     let (status, body) = w
         .app
-        .post(&w.nurse, &format!("/api/v1/people/{}/plan/commands", w.person), Some(w.version), json!({"commands": [
-            {"type": "add_attachment", "id": "attachment-1", "target": {"on": "item", "item": "goal-1"},
-             "title": "Library opening hours", "purpose": "guidance", "content_type": "application/pdf",
-             "size_bytes": 1024, "sha256": "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08"},
+        .post(&w.nurse, &format!("/api/v1/people/{}/plan/commands", w.person), uploaded["version"].as_u64(), json!({"commands": [
             {"type": "add_hyperlink", "id": "link-1", "target": {"on": "section", "section": "goals"},
              "title": "Leeds libraries", "url": "https://www.leeds.gov.uk/libraries", "purpose": "learning_material"}
         ]}))

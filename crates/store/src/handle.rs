@@ -285,15 +285,52 @@ impl Handle {
         for command in &mut commands {
             self.store.resolve_member_account(command).await?;
         }
+        self.authorise(&plan, &view, &commands).await?;
+        self.store
+            .apply_all(plan_id, base, &self.actor, commands, reason)
+            .await
+    }
+
+    /// Checks, committing nothing, that [`Handle::apply`] of these commands would be accepted
+    /// now: the plan is still at `base`, this requester may make each change, and the plan's
+    /// rules allow them. An upload is checked this way before its file is read.
+    pub async fn check(
+        &self,
+        plan_id: &PlanId,
+        base: VersionNumber,
+        mut commands: Vec<Command>,
+    ) -> Result<(), StoreError> {
+        let (plan, view) = self.open(plan_id, "write").await?;
+        if plan.version != base {
+            return Err(StoreError::Conflict {
+                expected: base,
+                current: plan.version,
+            });
+        }
+        for command in &mut commands {
+            self.store.resolve_member_account(command).await?;
+        }
+        self.authorise(&plan, &view, &commands).await?;
+        crate::write::check_in_memory(&plan, &self.actor, commands)
+    }
+
+    /// Refuses (and audits the refusal of) a command this requester's role may not make, or
+    /// one that touches a section withheld from them.
+    async fn authorise(
+        &self,
+        plan: &Plan,
+        view: &Viewed<()>,
+        commands: &[Command],
+    ) -> Result<(), StoreError> {
         let hidden: BTreeSet<Section> = view.withheld.iter().copied().collect();
-        for command in &commands {
+        for command in commands {
             let refusal = if !may_command(self.requester.role, command) {
                 Some(format!(
                     "As {} you may not {}",
                     self.requester.role.label(),
                     command.summary().to_lowercase()
                 ))
-            } else if !hidden.is_disjoint(&sections_touched(command, &plan)) {
+            } else if !hidden.is_disjoint(&sections_touched(command, plan)) {
                 Some(
                     "This change touches a part of the plan the person has not shared with you"
                         .to_owned(),
@@ -304,7 +341,7 @@ impl Handle {
             if let Some(sentence) = refusal {
                 let mut e = self.entry(
                     "write",
-                    &plan,
+                    plan,
                     None,
                     format!("refused {}: {sentence}", command.name()),
                 );
@@ -313,9 +350,7 @@ impl Handle {
                 return Err(StoreError::Forbidden(sentence));
             }
         }
-        self.store
-            .apply_all(plan_id, base, &self.actor, commands, reason)
-            .await
+        Ok(())
     }
 
     /// Starts a plan for a new person. A practitioner who does so joins the care team.

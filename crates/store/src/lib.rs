@@ -7,6 +7,7 @@
 
 pub mod accounts;
 pub mod audit;
+mod blob_refs;
 mod commit;
 mod encoding;
 mod error;

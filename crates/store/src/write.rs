@@ -287,6 +287,15 @@ fn duplicate_person(e: StoreError, person: &Person) -> StoreError {
     }
 }
 
+/// Whether the plan's rules accept these commands on `start`, keeping nothing.
+pub(crate) fn check_in_memory(
+    start: &Plan,
+    actor: &Actor,
+    commands: Vec<Command>,
+) -> Result<(), StoreError> {
+    apply_in_memory(start, actor, commands).map(|_| ())
+}
+
 /// Applies `commands` one after another to `start`, in memory: the plan after each, with the
 /// command (its missing ids filled in) and the stamp it was applied with. Issues from command `i`
 /// of several carry paths under `/i` and say which command they are about.

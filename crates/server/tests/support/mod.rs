@@ -14,6 +14,9 @@ pub struct App {
     pub base: String,
     pub store: Store,
     pub http: reqwest::Client,
+    /// The blob store behind the service (a temporary directory).
+    pub blobs: careplan_blobs::BlobStore,
+    _blobs_dir: tempfile::TempDir,
     _dir: Option<tempfile::TempDir>,
     _stop: tokio::sync::oneshot::Sender<()>,
     /// The PostgreSQL server and database to drop when done.
@@ -22,9 +25,14 @@ pub struct App {
 
 /// Starts the service on 127.0.0.1:0 with an empty SQLite store.
 pub async fn spawn_app() -> App {
+    spawn_app_with_upload_limit(careplan_blobs::DEFAULT_MAX_UPLOAD_BYTES).await
+}
+
+/// Starts the service on 127.0.0.1:0 with an empty SQLite store and this upload limit.
+pub async fn spawn_app_with_upload_limit(max_upload_bytes: u64) -> App {
     let dir = tempfile::tempdir().unwrap();
     let store = Store::open_data_dir(dir.path()).await.unwrap();
-    serve(store, Some(dir)).await
+    serve(store, Some(dir), max_upload_bytes).await
 }
 
 /// Starts the service on 127.0.0.1:0 with a new, empty PostgreSQL database (named
@@ -56,16 +64,18 @@ pub async fn spawn_app_postgres() -> Option<App> {
         .unwrap();
     let base = admin.rsplit_once('/').map_or(admin.as_str(), |(b, _)| b);
     let store = Store::open(&format!("{base}/{name}")).await.unwrap();
-    let mut app = serve(store, None).await;
+    let mut app = serve(store, None, careplan_blobs::DEFAULT_MAX_UPLOAD_BYTES).await;
     app.drop_db = Some((admin.clone(), name));
     Some(app)
 }
 
-async fn serve(store: Store, dir: Option<tempfile::TempDir>) -> App {
+async fn serve(store: Store, dir: Option<tempfile::TempDir>, max_upload_bytes: u64) -> App {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let base = format!("http://{}", listener.local_addr().unwrap());
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let state = AppState::new(store.clone(), false);
+    let blobs_dir = tempfile::tempdir().unwrap();
+    let blobs = careplan_blobs::BlobStore::local(blobs_dir.path(), max_upload_bytes).unwrap();
+    let state = AppState::new(store.clone(), blobs.clone(), false);
     tokio::spawn(careplan_server::serve(listener, state, async {
         let _ = stopped.await;
     }));
@@ -73,6 +83,8 @@ async fn serve(store: Store, dir: Option<tempfile::TempDir>) -> App {
         base,
         store,
         http: reqwest::Client::new(),
+        blobs,
+        _blobs_dir: blobs_dir,
         _dir: dir,
         _stop: stop,
         drop_db: None,

@@ -1,0 +1,517 @@
+//! Attachments (CSP-2): uploading a file onto the plan, a section or an item, and downloading it
+//! again, whole or by byte range.
+//!
+//! An upload is one request whose body is the file itself (streamed, never held whole) and whose
+//! query names the record: title, purpose and what it is attached to. The service checks the
+//! `If-Match` version and the requester's right to change that part of the plan *before* reading
+//! the body, stages the file (type sniffed from the bytes, size limited, photos stripped of
+//! location data), copies it to the blob store, and commits an `add_attachment` command as a new
+//! plan version. If the commit fails, a file this upload created is removed again, unless a
+//! committed attachment already names the same content: nothing is left behind, and nothing
+//! acknowledged is lost.
+//!
+//! Downloads read the plan as the requester may see it (consent, releases and the audit trail
+//! apply as to any read), so an attachment in a withheld section cannot be fetched.
+
+use axum::body::Body;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use careplan_blobs::{RangeRequest, Staged, UploadError};
+use careplan_model::attachment::{Attachment, Purpose};
+use careplan_model::comment::Target;
+use careplan_model::{Command, ItemId, ItemKind, Text};
+use futures_util::TryStreamExt;
+use serde::Deserialize;
+use serde_json::{Value, json};
+use utoipa::IntoParams;
+
+use crate::AppState;
+use crate::api::{etag, handle, if_match};
+use crate::extract::{Query, Signed};
+use crate::problem::{ApiResult, Problem};
+
+/// What an uploaded file is and where it goes; the file is the request body.
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct NewAttachment {
+    /// What the file is called in the plan, e.g. "Exercises from the physiotherapist".
+    title: String,
+    /// Why it is attached: guidance, learning_material, explanatory_note, progress_picture,
+    /// diagram, recording, document or other.
+    purpose: String,
+    /// What it is attached to: plan (the default), section or item.
+    #[serde(default)]
+    on: Option<String>,
+    /// With on=section: the section, e.g. goals.
+    #[serde(default)]
+    section: Option<String>,
+    /// With on=item: the item's id, e.g. goal-walk.
+    #[serde(default)]
+    item: Option<String>,
+    /// A text alternative for an image, diagram or clip (what it shows or says).
+    #[serde(default)]
+    description: Option<String>,
+    /// An id for the attachment (made up when absent).
+    #[serde(default)]
+    id: Option<String>,
+    /// Why the plan changes, kept with the version.
+    #[serde(default)]
+    reason: Option<String>,
+}
+
+impl NewAttachment {
+    fn target(&self) -> ApiResult<Target> {
+        let on = self.on.as_deref().unwrap_or("plan");
+        let mut target = json!({ "on": on });
+        match on {
+            "plan" => {}
+            "section" => {
+                let section = self.section.as_deref().ok_or_else(|| {
+                    Problem::bad_request("With on=section, name the section, e.g. section=goals")
+                })?;
+                target["section"] = json!(section);
+            }
+            "item" => {
+                let item = self.item.as_deref().ok_or_else(|| {
+                    Problem::bad_request("With on=item, name the item, e.g. item=goal-walk")
+                })?;
+                target["item"] = json!(item);
+            }
+            other => {
+                return Err(Problem::bad_request(format!(
+                    "on must be plan, section or item, not “{other}”"
+                )));
+            }
+        }
+        serde_json::from_value(target)
+            .map_err(|e| Problem::bad_request(format!("What the file is attached to: {e}")))
+    }
+
+    fn purpose(&self) -> ApiResult<Purpose> {
+        serde_json::from_value(json!(self.purpose)).map_err(|_| {
+            Problem::bad_request(format!(
+                "purpose must be one of guidance, learning_material, explanatory_note, \
+                 progress_picture, diagram, recording, document or other, not “{}”",
+                self.purpose
+            ))
+        })
+    }
+}
+
+fn text(field: &str, value: &str) -> ApiResult<Text> {
+    Text::new(value).map_err(|e| Problem::bad_request(format!("{field}: {e}")))
+}
+
+/// The command that records a file (its digest, size and type) on the plan.
+fn command(q: &NewAttachment, sha256: &str, size: u64, media_type: &str) -> ApiResult<Command> {
+    let id =
+        q.id.as_deref()
+            .map(|id| ItemId::parse(id).map_err(|e| Problem::bad_request(format!("id: {e}"))))
+            .transpose()?;
+    Ok(Command::AddAttachment {
+        id,
+        target: q.target()?,
+        title: text("title", &q.title)?,
+        purpose: q.purpose()?,
+        content_type: text("content type", media_type)?,
+        size_bytes: size,
+        sha256: careplan_model::attachment::Sha256Hex::parse(sha256)
+            .map_err(|e| Problem::bad_request(e.to_string()))?,
+        description: q
+            .description
+            .as_deref()
+            .map(|d| text("description", d))
+            .transpose()?,
+    })
+}
+
+fn upload_problem(err: UploadError) -> Problem {
+    let detail = err.to_string();
+    match err {
+        UploadError::TooLarge { .. } => Problem::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "/problems/too-large",
+            "The file is too large",
+            detail,
+        ),
+        UploadError::NotAllowed { .. } | UploadError::Contradicts { .. } => Problem::new(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "/problems/file-type",
+            "This kind of file cannot be attached",
+            detail,
+        ),
+        UploadError::Empty | UploadError::Interrupted(_) | UploadError::BadImage(_) => {
+            Problem::bad_request(detail)
+        }
+        UploadError::Storage(e) => {
+            tracing::error!(error = %e, "blob store failure");
+            Problem::internal()
+        }
+    }
+}
+
+/// Attach a file to the plan, a section or an item (CSP-2). The body is the file; its
+/// Content-Type is checked against its bytes. Makes one new plan version.
+#[utoipa::path(
+    post,
+    path = "/people/{person}/plan/attachments",
+    tag = "plans",
+    params(
+        ("person" = String, Path, description = "NHS number, person id or plan id"),
+        ("If-Match" = String, Header, description = "The plan version the upload is based on, e.g. W/\"12\""),
+        NewAttachment,
+    ),
+    request_body(content = Vec<u8>, description = "The file's bytes. Accepted: photos and images (JPEG, PNG, GIF, WebP), PDF, plain text, office documents, audio and video. Location data is removed from photos.", content_type = "application/octet-stream"),
+    security(("bearer" = []), ("session" = [])),
+    responses(
+        (status = 201, description = "Attached: the new version and the attachment record", body = Object,
+            headers(("ETag" = String, description = "The plan's new version"), ("Location" = String, description = "Where to download the file"))),
+        (status = 400, description = "The request could not be read: a bad query, an empty or interrupted upload", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "Sign-in required: no valid bearer token or session", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Not allowed: no consent or role for this, or a missing CSRF token", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such person or plan", body = Problem, content_type = "application/problem+json"),
+        (status = 412, description = "The plan has changed since the If-Match version; current_version says which it is now", body = Problem, content_type = "application/problem+json"),
+        (status = 413, description = "The file is larger than the service accepts", body = Problem, content_type = "application/problem+json"),
+        (status = 415, description = "The file is of a kind that is not accepted, or its bytes contradict its Content-Type", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "The record breaks a rule of the plan (e.g. attached to an item that is not there)", body = Problem, content_type = "application/problem+json"),
+        (status = 428, description = "If-Match is missing", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+pub async fn upload_attachment(
+    State(state): State<AppState>,
+    account: Signed,
+    Path(person): Path<String>,
+    Query(query): Query<NewAttachment>,
+    headers: HeaderMap,
+    body: Body,
+) -> ApiResult<Response> {
+    let base = if_match(&headers)?;
+    let handle = handle(&state, &account);
+    let plan_id = state.store.find_plan(&person).await?;
+    // Everything that can be checked without the file is checked first (the version, the
+    // requester's rights, the record's fields and target), so a refused upload is refused
+    // before its bytes are read. The digest stands in until the file has one.
+    let probe = command(&query, &"0".repeat(64), 1, "application/octet-stream")?;
+    handle.check(&plan_id, base, vec![probe]).await?;
+    let claimed = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok());
+    let declared = headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    let staged = state
+        .blobs
+        .stage(body.into_data_stream(), claimed, declared)
+        .await
+        .map_err(upload_problem)?;
+    let command = command(&query, &staged.sha256, staged.size, &staged.media_type)?;
+    let created = state.blobs.keep(&staged).await.map_err(|e| {
+        tracing::error!(error = %e, "blob store failure");
+        Problem::internal()
+    })?;
+    let reason = query
+        .reason
+        .as_deref()
+        .map(|r| text("reason", r))
+        .transpose()?;
+    match handle.apply(&plan_id, base, vec![command], reason).await {
+        Ok(committed) => {
+            // Another upload's failed commit may have removed the same content between our
+            // copy and our commit; it checks for references only after removing, so a check
+            // here, after our commit, closes the gap.
+            if !created && !state.blobs.exists(&staged.sha256).await.unwrap_or(true) {
+                let _ = state.blobs.keep(&staged).await;
+            }
+            let last = committed.last().expect("one command, one version");
+            let version = last.version();
+            let id = last
+                .changed
+                .iter()
+                .find(|k| k.kind == ItemKind::Attachment)
+                .map(|k| k.id.clone());
+            let record = id
+                .as_ref()
+                .and_then(|id| Some((id, last.plan.attachments.get(id)?)))
+                .map(|(id, a)| attachment_json(id, a));
+            let mut response = (
+                StatusCode::CREATED,
+                axum::Json(json!({
+                    "plan_id": plan_id,
+                    "version": version,
+                    "attachment": record,
+                    "location_data_removed": staged.stripped,
+                })),
+            )
+                .into_response();
+            let headers = response.headers_mut();
+            headers.insert(header::ETAG, etag(version));
+            if let Some(id) = id
+                && let Ok(v) = HeaderValue::from_str(&format!(
+                    "/api/v1/people/{person}/plan/attachments/{id}/content"
+                ))
+            {
+                headers.insert(header::LOCATION, v);
+            }
+            Ok(response)
+        }
+        Err(err) => {
+            if created {
+                forget(&state, &staged).await;
+            }
+            Err(err.into())
+        }
+    }
+}
+
+/// Removes content this upload created when its record could not be committed. Removing first
+/// and checking for references afterwards means a concurrent upload of the same content that
+/// did commit is never left without its file: either we see its record and copy the file back,
+/// or it sees the file missing after its commit and copies it back itself.
+async fn forget(state: &AppState, staged: &Staged) {
+    if let Err(e) = state.blobs.remove(&staged.sha256).await {
+        tracing::warn!(error = %e, "an unused upload could not be removed");
+        return;
+    }
+    match state.store.blob_referenced(&staged.sha256).await {
+        Ok(false) => {}
+        Ok(true) | Err(_) => {
+            let _ = state.blobs.keep(staged).await;
+        }
+    }
+}
+
+/// An attachment record in the API's shape.
+pub fn attachment_json(id: &ItemId, a: &Attachment) -> Value {
+    let mut v = serde_json::to_value(a).unwrap_or(Value::Null);
+    if let Value::Object(map) = &mut v {
+        map.insert("id".into(), json!(id));
+    }
+    v
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct ContentQuery {
+    /// Read the file as it was attached at this plan version (archived attachments stay
+    /// readable through the versions that had them).
+    #[serde(default)]
+    version: Option<u64>,
+    /// Ask for a download (Content-Disposition: attachment) even for pictures and clips.
+    #[serde(default)]
+    download: Option<bool>,
+}
+
+/// Download an attachment's file, whole or one byte range (`Range: bytes=a-b`), so audio and
+/// video play and seek in a browser.
+#[utoipa::path(
+    get,
+    path = "/people/{person}/plan/attachments/{id}/content",
+    tag = "plans",
+    params(
+        ("person" = String, Path, description = "NHS number, person id or plan id"),
+        ("id" = String, Path, description = "The attachment's id"),
+        ("Range" = Option<String>, Header, description = "One byte range, e.g. bytes=0-1023"),
+        ContentQuery,
+    ),
+    security(("bearer" = []), ("session" = [])),
+    responses(
+        (status = 200, description = "The whole file", body = Vec<u8>, content_type = "application/octet-stream",
+            headers(("Content-Type" = String, description = "The type sniffed at upload"), ("Content-Disposition" = String, description = "inline for pictures, sound, video and PDF; attachment otherwise"), ("Accept-Ranges" = String, description = "bytes"), ("ETag" = String, description = "The file's SHA-256"))),
+        (status = 206, description = "The requested byte range", body = Vec<u8>, content_type = "application/octet-stream",
+            headers(("Content-Range" = String, description = "bytes a-b/size"))),
+        (status = 304, description = "Not modified (If-None-Match matched the file's digest)"),
+        (status = 401, description = "Sign-in required: no valid bearer token or session", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Not allowed: no consent or role for this", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such person, plan, version or attachment, or its section is withheld from the reader", body = Problem, content_type = "application/problem+json"),
+        (status = 416, description = "The range starts beyond the end of the file", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+pub async fn attachment_content(
+    State(state): State<AppState>,
+    account: Signed,
+    method: Method,
+    Path((person, id)): Path<(String, String)>,
+    Query(query): Query<ContentQuery>,
+    headers: HeaderMap,
+) -> ApiResult<Response> {
+    let handle = handle(&state, &account);
+    let viewed = match query.version {
+        None => handle.current_by_key(&person).await?,
+        Some(n) => {
+            let plan_id = state.store.find_plan(&person).await?;
+            handle.version(&plan_id, n).await?
+        }
+    };
+    let missing = || {
+        Problem::not_found(if viewed.withheld.is_empty() {
+            format!("This plan has no attachment with id “{id}”")
+        } else {
+            format!(
+                "This plan has no attachment with id “{id}” that you may see: some sections are withheld from you"
+            )
+        })
+    };
+    let item_id = ItemId::parse(&id).map_err(|_| missing())?;
+    let attachment = viewed
+        .value
+        .attachments
+        .get(&item_id)
+        .ok_or_else(missing)?
+        .clone();
+    if query.version.is_none()
+        && let Some(archived) = &attachment.meta.archived
+    {
+        return Err(Problem::not_found(format!(
+            "The attachment “{id}” was archived at version {}: read it at an earlier version with ?version=",
+            archived.stamp.version
+        )));
+    }
+    let sha = attachment.sha256.as_str().to_owned();
+    let tag = format!("\"{sha}\"");
+    let size = attachment.size_bytes;
+    let media_type = attachment.content_type.as_str().to_owned();
+    let mut out = HeaderMap::new();
+    out.insert(header::ETAG, HeaderValue::from_str(&tag).expect("hex"));
+    out.insert(header::ACCEPT_RANGES, HeaderValue::from_static("bytes"));
+    // A file is never changed under its digest, but it is plan data: browsers keep it privately.
+    out.insert(
+        header::CACHE_CONTROL,
+        HeaderValue::from_static("private, max-age=3600"),
+    );
+    out.insert(
+        "x-content-type-options",
+        HeaderValue::from_static("nosniff"),
+    );
+    // Even if a browser opened a file as a page, it could run nothing and load nothing.
+    out.insert(
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static("default-src 'none'; media-src 'self'; img-src 'self'; sandbox"),
+    );
+    let content_type = if careplan_blobs::family(&media_type) == Some(careplan_blobs::Family::Text)
+    {
+        format!("{media_type}; charset=utf-8")
+    } else {
+        media_type.clone()
+    };
+    out.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_str(&content_type)
+            .unwrap_or(HeaderValue::from_static("application/octet-stream")),
+    );
+    out.insert(
+        header::CONTENT_DISPOSITION,
+        disposition(&attachment, query.download.unwrap_or(false)),
+    );
+    if headers
+        .get(header::IF_NONE_MATCH)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| {
+            v.split(',')
+                .any(|t| t.trim().trim_start_matches("W/") == tag)
+        })
+    {
+        return Ok((StatusCode::NOT_MODIFIED, out).into_response());
+    }
+    let range = headers.get(header::RANGE).and_then(|v| v.to_str().ok());
+    // If-Range with another validator means the client's copy is stale: send it whole.
+    let range = match headers.get(header::IF_RANGE).and_then(|v| v.to_str().ok()) {
+        Some(v) if v.trim() != tag => None,
+        _ => range,
+    };
+    let (status, part) = match careplan_blobs::parse_range(range, size) {
+        RangeRequest::Whole => (StatusCode::OK, None),
+        RangeRequest::Part(r) => {
+            out.insert(
+                header::CONTENT_RANGE,
+                HeaderValue::from_str(&format!("bytes {}-{}/{size}", r.start, r.end - 1))
+                    .expect("ascii"),
+            );
+            (StatusCode::PARTIAL_CONTENT, Some(r))
+        }
+        RangeRequest::Unsatisfiable => {
+            let mut response = Problem::new(
+                StatusCode::RANGE_NOT_SATISFIABLE,
+                "/problems/range",
+                "The range is outside the file",
+                format!("The file is {size} bytes long; ask for a range that starts inside it"),
+            )
+            .into_response();
+            response.headers_mut().insert(
+                header::CONTENT_RANGE,
+                HeaderValue::from_str(&format!("bytes */{size}")).expect("ascii"),
+            );
+            return Ok(response);
+        }
+    };
+    let length = part.as_ref().map_or(size, |r| r.end - r.start);
+    out.insert(header::CONTENT_LENGTH, HeaderValue::from(length));
+    if method == Method::HEAD {
+        return Ok((status, out).into_response());
+    }
+    let stream = state.blobs.read(&sha, part).await.map_err(|e| {
+        tracing::error!(error = %e, sha = %sha, "an attachment's file cannot be read");
+        Problem::internal()
+    })?;
+    let body = Body::from_stream(stream.map_err(std::io::Error::other));
+    Ok((status, out, body).into_response())
+}
+
+/// `inline` for what a browser shows safely (pictures, sound, video, PDF), `attachment`
+/// otherwise; the file name is the title, made safe, with the type's usual extension.
+fn disposition(a: &Attachment, download: bool) -> HeaderValue {
+    let media_type = a.content_type.as_str();
+    let inline = !download
+        && (matches!(
+            careplan_blobs::family(media_type),
+            Some(
+                careplan_blobs::Family::Image
+                    | careplan_blobs::Family::Audio
+                    | careplan_blobs::Family::Video
+            )
+        ) || media_type == "application/pdf");
+    let mut name: String = a
+        .title
+        .as_str()
+        .chars()
+        .map(|c| {
+            if c.is_alphanumeric() || matches!(c, ' ' | '-' | '_' | '.' | '(' | ')') {
+                c
+            } else {
+                '_'
+            }
+        })
+        .take(100)
+        .collect();
+    name = name.trim().trim_matches('.').to_owned();
+    if name.is_empty() {
+        name = "attachment".into();
+    }
+    if let Some(ext) = careplan_blobs::extension(media_type)
+        && !name.to_ascii_lowercase().ends_with(&format!(".{ext}"))
+    {
+        name = format!("{name}.{ext}");
+    }
+    let ascii: String = name
+        .chars()
+        .map(|c| if c.is_ascii() { c } else { '_' })
+        .collect();
+    let encoded: String = name
+        .bytes()
+        .map(|b| {
+            if b.is_ascii_alphanumeric() || b"-_.".contains(&b) {
+                (b as char).to_string()
+            } else {
+                format!("%{b:02X}")
+            }
+        })
+        .collect();
+    let kind = if inline { "inline" } else { "attachment" };
+    HeaderValue::from_str(&format!(
+        "{kind}; filename=\"{ascii}\"; filename*=UTF-8''{encoded}"
+    ))
+    .unwrap_or(HeaderValue::from_static("attachment"))
+}
