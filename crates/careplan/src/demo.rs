@@ -190,6 +190,24 @@ fn script() -> Vec<(Actor, Value)> {
             "performer": {"kind": "person"}, "timing": "Every afternoon when dry", "confidence": 4}),
         ),
         (
+            tom.clone(),
+            json!({"type": "set_weekly_schedule", "schedule": {"slots": [
+                {"start": "08:00", "end": "09:00", "label": "Getting up",
+                 "days": {"monday": {"what": "Help to wash and dress", "who": "Home care (fictional agency)"},
+                          "wednesday": {"what": "Help to wash and dress", "who": "Home care (fictional agency)"},
+                          "friday": {"what": "Help to wash and dress", "who": "Home care (fictional agency)"}}},
+                {"start": "09:30", "end": "09:45", "label": "Exercises",
+                 "days": {"monday": {"what": "Knee exercises"}, "tuesday": {"what": "Knee exercises"},
+                          "wednesday": {"what": "Knee exercises"}, "thursday": {"what": "Knee exercises"},
+                          "friday": {"what": "Knee exercises"}, "saturday": {"what": "Knee exercises"},
+                          "sunday": {"what": "Knee exercises"}}},
+                {"start": "10:00", "end": "13:00", "label": "Allotment",
+                 "days": {"saturday": {"what": "Allotment, with the heavy digging done for her", "who": "Amy Marlowe (granddaughter)"}}},
+                {"start": "14:00", "end": "15:00", "label": "Choir",
+                 "days": {"thursday": {"what": "Community choir at the church hall", "who": "Susan Marlowe (daughter), who drives her there"}}}
+            ]}}),
+        ),
+        (
             priya.clone(),
             json!({"type": "complete_action", "id": "action-inhaler-review"}),
         ),

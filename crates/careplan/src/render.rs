@@ -32,6 +32,7 @@ fn kind_word(kind: ItemKind) -> &'static str {
         ItemKind::Person => "person",
         ItemKind::CapacitySupport => "capacity support",
         ItemKind::Funding => "funding source",
+        ItemKind::Schedule => "weekly schedule",
         ItemKind::CareTeamMember => "care team member",
         ItemKind::Strength => "strength",
         ItemKind::Need => "need",
@@ -144,6 +145,25 @@ pub fn plan(plan: &Plan, info: &VersionInfo, latest: VersionNumber, show_archive
         }
         _ => {
             let _ = writeln!(out, "Care funding source: not recorded");
+        }
+    }
+    if let Some(s) = plan.schedule.as_ref().filter(|s| s.meta.is_active()) {
+        let _ = writeln!(out, "Weekly schedule:");
+        for slot in s.week.slots() {
+            let label = slot
+                .label
+                .as_ref()
+                .map(|l| format!(" ({l})"))
+                .unwrap_or_default();
+            let _ = writeln!(out, "  {}{label}", slot.time_range());
+            for (day, cell) in &slot.days {
+                let who = cell
+                    .who
+                    .as_ref()
+                    .map(|w| format!(" — with {w}"))
+                    .unwrap_or_default();
+                let _ = writeln!(out, "    {day}: {}{who}", cell.what);
+            }
         }
     }
     comments_on(&mut out, plan, &Target::Plan, "  Comment: ");

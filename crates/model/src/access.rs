@@ -274,6 +274,7 @@ pub fn sections_touched(command: &crate::command::Command, plan: &Plan) -> BTree
         | RecordCapacityAssessment { .. }
         | RecordBestInterestDecision { .. } => add(Some(Section::Capacity)),
         SetFundingSource { .. } => add(Some(Section::Funding)),
+        SetWeeklySchedule { .. } => add(Some(Section::Actions)),
         Archive { id, .. } | Restore { id } => add(of_id(id)),
     }
     out

@@ -23,6 +23,7 @@ use crate::meta::{Archived, ItemMeta, Stamp};
 use crate::need::{Concern, Need, Problem};
 use crate::outcome::{Outcome, ProgressRecord};
 use crate::plan::{CareTeamMember, HasMeta, ItemKey, ItemKind, PersonRecord, Plan, PlanDetails};
+use crate::schedule::CareSchedule;
 use crate::strength::Strength;
 use crate::suggestion::{Suggestion, SuggestionStatus};
 use crate::values::{ItemId, PersonId, PlanId, Text};
@@ -73,6 +74,7 @@ pub fn start(
         },
         capacity_support: None,
         funding: None,
+        schedule: None,
         care_team: Items::new(),
         strengths: Items::new(),
         needs: Items::new(),
@@ -1003,6 +1005,28 @@ impl Tx<'_> {
                         details_held_at: details_held_at.clone(),
                     });
                     self.mark(ItemKind::Funding, &fixed(ItemKind::Funding));
+                }
+            }
+            SetWeeklySchedule { schedule } => {
+                let same = self
+                    .plan
+                    .schedule
+                    .as_ref()
+                    .is_some_and(|s| s.week == *schedule && s.meta.is_active());
+                if !same {
+                    let meta = self.plan.schedule.as_ref().map_or_else(
+                        || self.meta(),
+                        |s| ItemMeta {
+                            changed: stamp.clone(),
+                            archived: None,
+                            ..s.meta.clone()
+                        },
+                    );
+                    self.plan.schedule = Some(CareSchedule {
+                        meta,
+                        week: schedule.clone(),
+                    });
+                    self.mark(ItemKind::Schedule, &fixed(ItemKind::Schedule));
                 }
             }
             SetConsentPreference {

@@ -380,6 +380,10 @@ pub enum Command {
         #[serde(default)]
         details_held_at: Option<Text>,
     },
+    /// Sets (replaces) the plan's weekly schedule: time slots × days, what happens and who helps.
+    SetWeeklySchedule {
+        schedule: crate::schedule::WeeklySchedule,
+    },
     SetConsentPreference {
         scope: ConsentScope,
         audience: Audience,
@@ -471,6 +475,7 @@ impl Command {
             RecordCapacityAssessment { .. } => "record_capacity_assessment",
             RecordBestInterestDecision { .. } => "record_best_interest_decision",
             SetFundingSource { .. } => "set_funding_source",
+            SetWeeklySchedule { .. } => "set_weekly_schedule",
             SetConsentPreference { .. } => "set_consent_preference",
             Archive { .. } => "archive",
             Restore { .. } => "restore",
@@ -547,6 +552,10 @@ impl Command {
             SetFundingSource { source, .. } => {
                 format!("Set the care funding source to {}", source.label())
             }
+            SetWeeklySchedule { schedule } => format!(
+                "Set the weekly schedule ({} time slots)",
+                schedule.slots().len()
+            ),
             SetConsentPreference {
                 scope,
                 audience,

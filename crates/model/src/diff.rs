@@ -116,6 +116,10 @@ pub fn describe(item: ItemRef<'_>) -> Description {
                 ("details held at", opt(&f.details_held_at)),
             ],
         ),
+        ItemRef::Schedule(s) => (
+            "Weekly schedule".to_owned(),
+            vec![("week", s.week.summary())],
+        ),
         ItemRef::CareTeamMember(m) => (
             m.name.to_string(),
             vec![

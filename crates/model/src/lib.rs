@@ -25,6 +25,7 @@ pub mod need;
 pub mod outcome;
 pub mod person;
 pub mod plan;
+pub mod schedule;
 pub mod strength;
 pub mod suggestion;
 pub mod values;
@@ -58,6 +59,7 @@ pub use plan::{
     CareTeamMember, HasMeta, Item, ItemKey, ItemKind, ItemRef, PersonRecord, Plan, PlanDetails,
     PlanStatus, Section, deserialize_item,
 };
+pub use schedule::{CareSchedule, WeeklySchedule};
 pub use strength::Strength;
 pub use suggestion::{ActionChanges, Suggestion, SuggestionStatus};
 pub use values::{

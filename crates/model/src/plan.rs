@@ -18,6 +18,7 @@ use crate::meta::ItemMeta;
 use crate::need::{Concern, Need, Problem};
 use crate::outcome::{Outcome, ProgressRecord};
 use crate::person::Person;
+use crate::schedule::CareSchedule;
 use crate::strength::Strength;
 use crate::suggestion::Suggestion;
 use crate::values::{Date, InvalidValue, ItemId, PersonId, PlanId, Text, Timestamp, VersionNumber};
@@ -346,6 +347,7 @@ plan_items! {
     optional {
         capacity_support: CapacitySupport(CapacitySupport) = "capacity-support", Some(Section::Capacity);
         funding: Funding(FundingSource) = "funding", Some(Section::Funding);
+        schedule: Schedule(CareSchedule) = "schedule", Some(Section::Actions);
     }
     collections {
         care_team: CareTeamMember(CareTeamMember), Some(Section::CareTeam);

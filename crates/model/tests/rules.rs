@@ -1875,3 +1875,73 @@ fn csp8_people_and_carers_suggest_practitioners_answer() {
     }
     assert!(may_command(Role::Practitioner, &accept) && may_command(Role::Practitioner, &decline));
 }
+
+// ---------------------------------------------------------------------------------------------
+// CSP-7 weekly schedule
+// ---------------------------------------------------------------------------------------------
+
+#[test]
+fn csp7_a_weekly_schedule_is_one_item_of_the_actions_section_replaced_whole() {
+    let mut s = fixture();
+    let week = |what: &str| {
+        json!({"type": "set_weekly_schedule", "schedule": {"slots": [
+            {"start": "08:00", "end": "09:00", "label": "Getting up",
+             "days": {"monday": {"what": what, "who": "Home care"}}},
+            {"start": "14:00", "days": {"thursday": {"what": "Choir"}}}
+        ]}})
+    };
+    assert_eq!(
+        s.ok(week("Help to wash and dress")),
+        BTreeSet::from(["schedule/schedule".to_owned()])
+    );
+    let schedule = s.plan.schedule.as_ref().unwrap();
+    assert_eq!(schedule.week.slots().len(), 2);
+    assert_eq!(
+        s.plan.section_of(&ItemKey::new(
+            careplan_model::ItemKind::Schedule,
+            id("schedule")
+        )),
+        Some(careplan_model::Section::Actions)
+    );
+    assert_eq!(
+        codes(&s.refused(week("Help to wash and dress"))),
+        [IssueCode::NoChange]
+    );
+    let added = schedule.meta.added.version;
+    s.ok(week("Help to wash, dress and make breakfast"));
+    let schedule = s.plan.schedule.as_ref().unwrap();
+    assert_eq!(schedule.meta.added.version, added, "still the same item");
+    assert!(
+        schedule
+            .week
+            .summary()
+            .contains("Monday: Help to wash, dress and make breakfast, with Home care")
+    );
+    // The earlier week is still there in the version before.
+    let before = s.version(s.plan.version.get() - 1);
+    assert!(
+        before
+            .schedule
+            .as_ref()
+            .unwrap()
+            .week
+            .summary()
+            .contains("Help to wash and dress,")
+    );
+    s.ok(json!({"type": "archive", "id": "schedule"}));
+    assert!(!s.plan.schedule.as_ref().unwrap().meta.is_active());
+    // A week that breaks its own rules cannot even be read as a command.
+    let overlapping = unreadable(
+        json!({"type": "set_weekly_schedule", "schedule": {"slots": [
+            {"start": "08:00", "end": "10:00", "days": {"monday": {"what": "A"}}},
+            {"start": "09:00", "days": {"monday": {"what": "B"}}}
+        ]}}),
+    );
+    assert!(overlapping.contains("overlaps"), "{overlapping}");
+    let no_day = unreadable(
+        json!({"type": "set_weekly_schedule", "schedule": {"slots": [
+            {"start": "08:00", "days": {"someday": {"what": "A"}}}
+        ]}}),
+    );
+    assert!(no_day.contains("not a day of the week"), "{no_day}");
+}

@@ -452,9 +452,16 @@ pub async fn attachment_content(
     if method == Method::HEAD {
         return Ok((status, out).into_response());
     }
-    let stream = state.blobs.read(&sha, part).await.map_err(|e| {
-        tracing::error!(error = %e, sha = %sha, "an attachment's file cannot be read");
-        Problem::internal()
+    let stream = state.blobs.read(&sha, part).await.map_err(|e| match e {
+        careplan_blobs::BlobError::NotFound => Problem::not_found(format!(
+            "The file of “{}” is not in this service's file store (a plan imported from \
+             elsewhere keeps its records, not its files)",
+            attachment.title
+        )),
+        e => {
+            tracing::error!(error = %e, sha = %sha, "an attachment's file cannot be read");
+            Problem::internal()
+        }
     })?;
     let body = Body::from_stream(stream.map_err(std::io::Error::other));
     Ok((status, out, body).into_response())

@@ -689,3 +689,65 @@ async fn csp8_a_carer_suggests_a_change_and_the_nurse_accepting_it_makes_a_new_v
         "{history}"
     );
 }
+
+#[tokio::test]
+async fn csp7_the_weekly_schedule_is_set_read_and_withheld_with_the_actions() {
+    let app = spawn_app().await;
+    let (nurse, person, v) = nurse_with_plan(&app).await;
+    let path = format!("/api/v1/people/{person}/plan");
+    let (status, body) = app
+        .post(
+            &nurse,
+            &format!("{path}/commands"),
+            Some(v),
+            json!({"type": "set_weekly_schedule", "schedule": {"slots": [
+                {"start": "08:00", "end": "09:00", "label": "Getting up",
+                 "days": {"monday": {"what": "Help to wash and dress", "who": "Home care"}}}
+            ]}}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let (status, item, _) = app
+        .get(&nurse, &format!("{path}/items/schedule/schedule"))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{item}");
+    assert_eq!(
+        item["item"]["week"]["slots"][0]["days"]["monday"]["who"],
+        "Home care"
+    );
+    // A broken week is refused with a sentence, naming where.
+    let (status, problem) = app
+        .post(
+            &nurse,
+            &format!("{path}/commands"),
+            Some(v + 1),
+            json!({"type": "set_weekly_schedule", "schedule": {"slots": [
+                {"start": "09:00", "end": "08:00", "days": {"monday": {"what": "x"}}}
+            ]}}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert!(
+        problem["detail"]
+            .as_str()
+            .unwrap()
+            .contains("which is not after it starts"),
+        "{problem}"
+    );
+    // Withheld with the actions section.
+    let me = app
+        .account(
+            "ada",
+            Role::Person,
+            Some(&PersonId::parse(&person).unwrap()),
+            None,
+        )
+        .await;
+    let (status, _) = app
+        .post(&me, &format!("{path}/commands"), Some(v + 1), json!({"type": "set_consent_preference",
+            "scope": {"section": "actions"}, "audience": {"role": "practitioner"}, "visible": false}))
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    let (_, seen, _) = app.get(&nurse, &path).await;
+    assert!(!seen.to_string().contains("Help to wash"), "{seen}");
+}

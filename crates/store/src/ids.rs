@@ -33,9 +33,11 @@ pub fn new_item_id(kind: ItemKind) -> ItemId {
         ItemKind::CapacityAssessment => "capacity",
         ItemKind::BestInterestDecision => "best-interest",
         ItemKind::ConsentPreference => "consent",
-        ItemKind::Details | ItemKind::Person | ItemKind::CapacitySupport | ItemKind::Funding => {
-            "item"
-        }
+        ItemKind::Details
+        | ItemKind::Person
+        | ItemKind::CapacitySupport
+        | ItemKind::Funding
+        | ItemKind::Schedule => "item",
     };
     let bytes = uuid::Uuid::new_v4().into_bytes();
     let suffix: String = bytes[..8]
