@@ -751,3 +751,72 @@ async fn csp7_the_weekly_schedule_is_set_read_and_withheld_with_the_actions() {
     let (_, seen, _) = app.get(&nurse, &path).await;
     assert!(!seen.to_string().contains("Help to wash"), "{seen}");
 }
+
+#[tokio::test]
+async fn csp3_comments_on_the_plan_a_section_an_item_and_an_action_carry_author_and_time() {
+    let app = spawn_app().await;
+    let (nurse, person, v) = nurse_with_plan(&app).await;
+    let path = format!("/api/v1/people/{person}/plan");
+    let (status, body) = app
+        .post(&nurse, &format!("{path}/commands"), Some(v), json!({"commands": [
+            {"type": "add_action", "id": "action-1", "goal": "goal-1", "description": "Borrow large-print books",
+             "performer": {"kind": "person"}},
+            {"type": "add_comment", "id": "c-plan", "target": {"on": "plan"}, "text": "Reviewed at home"},
+            {"type": "add_comment", "id": "c-section", "target": {"on": "section", "section": "goals"}, "text": "Goals agreed with Ada"},
+            {"type": "add_comment", "id": "c-need", "target": {"on": "item", "item": "need-1"}, "text": "Ada raised this herself"},
+            {"type": "add_comment", "id": "c-action", "target": {"on": "item", "item": "action-1"}, "text": "Library van on Tuesdays"}
+        ]}))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    // The person comments too, as herself.
+    let ada = app
+        .account(
+            "ada",
+            Role::Person,
+            Some(&PersonId::parse(&person).unwrap()),
+            None,
+        )
+        .await;
+    let (status, _) = app
+        .post(&ada, &format!("{path}/commands"), body["version"].as_u64(), json!({"type": "add_comment",
+            "id": "c-ada", "target": {"on": "item", "item": "action-1"}, "text": "Tuesdays suit me"}))
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    let (_, comments, _) = app.get(&nurse, &format!("{path}/items/comments")).await;
+    let by_id = |id: &str| {
+        comments["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["id"] == id)
+            .unwrap_or_else(|| panic!("{id} in {comments}"))
+            .clone()
+    };
+    for (id, target) in [
+        ("c-plan", json!({"on": "plan"})),
+        ("c-section", json!({"on": "section", "section": "goals"})),
+        ("c-need", json!({"on": "item", "item": "need-1"})),
+        ("c-action", json!({"on": "item", "item": "action-1"})),
+    ] {
+        let c = by_id(id);
+        assert_eq!(c["item"]["target"], target);
+        assert_eq!(c["item"]["meta"]["added"]["by"]["name"], "nurse");
+        assert!(c["item"]["meta"]["added"]["at"].is_string());
+    }
+    assert_eq!(
+        by_id("c-ada")["item"]["meta"]["added"]["by"]["role"],
+        "person"
+    );
+    // A comment on something that is not there is refused.
+    let (_, now, _) = app.get(&nurse, &path).await;
+    let (status, problem) = app
+        .post(
+            &nurse,
+            &format!("{path}/commands"),
+            now["version"].as_u64(),
+            json!({"type": "add_comment",
+            "target": {"on": "item", "item": "goal-nope"}, "text": "x"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{problem}");
+}
