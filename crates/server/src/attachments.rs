@@ -208,23 +208,49 @@ pub async fn upload_attachment(
         .await
         .map_err(upload_problem)?;
     let command = command(&query, &staged.sha256, staged.size, &staged.media_type)?;
-    let created = state.blobs.keep(&staged).await.map_err(|e| {
-        tracing::error!(error = %e, "blob store failure");
-        Problem::internal()
-    })?;
     let reason = query
         .reason
         .as_deref()
         .map(|r| text("reason", r))
         .transpose()?;
-    match handle.apply(&plan_id, base, vec![command], reason).await {
-        Ok(committed) => {
-            // Another upload's failed commit may have removed the same content between our
-            // copy and our commit; it checks for references only after removing, so a check
-            // here, after our commit, closes the gap.
-            if !created && !state.blobs.exists(&staged.sha256).await.unwrap_or(true) {
-                let _ = state.blobs.keep(&staged).await;
+    // From here the file is copied and the record committed (or the copy removed) in a task of
+    // its own, so a client that hangs up part-way cannot leave a file without its record.
+    let (committed, staged) = {
+        let (state, plan_id) = (state.clone(), plan_id.clone());
+        tokio::spawn(async move {
+            let created = match state.blobs.keep(&staged).await {
+                Ok(created) => created,
+                Err(e) => {
+                    tracing::error!(error = %e, "blob store failure");
+                    return (Err(Problem::internal()), staged);
+                }
+            };
+            match handle.apply(&plan_id, base, vec![command], reason).await {
+                Ok(committed) => {
+                    // Another upload's failed commit may have removed the same content between
+                    // our copy and our commit; it checks for references only after removing, so
+                    // a check here, after our commit, closes the gap.
+                    if !created && !state.blobs.exists(&staged.sha256).await.unwrap_or(true) {
+                        let _ = state.blobs.keep(&staged).await;
+                    }
+                    (Ok(committed), staged)
+                }
+                Err(err) => {
+                    if created {
+                        forget(&state, &staged).await;
+                    }
+                    (Err(Problem::from(err)), staged)
+                }
             }
+        })
+        .await
+        .map_err(|e| {
+            tracing::error!(error = %e, "an upload's commit task failed");
+            Problem::internal()
+        })?
+    };
+    match committed {
+        Ok(committed) => {
             let last = committed.last().expect("one command, one version");
             let version = last.version();
             let id = last
@@ -257,12 +283,7 @@ pub async fn upload_attachment(
             }
             Ok(response)
         }
-        Err(err) => {
-            if created {
-                forget(&state, &staged).await;
-            }
-            Err(err.into())
-        }
+        Err(problem) => Err(problem),
     }
 }
 
