@@ -105,9 +105,17 @@ pub fn routes() -> Vec<(String, String)> {
 /// The routes of the service.
 pub fn app(state: AppState) -> Router {
     let (router, _) = router().split_for_parts();
+    // The web interface's pages and assets (careplan-web), on the same store, limiter and sessions.
+    let web = careplan_web::router(careplan_web::WebState::new(
+        state.store.clone(),
+        state.limiter.clone(),
+        state.secure_cookies,
+        state.session_ttl,
+    ));
     router
         // FHIR R4 at /fhir: a plain router, outside the JSON API's OpenAPI document.
         .nest("/fhir", crate::fhir::router())
+        .merge(web)
         // After routing, so the matched route template names the metric, not the raw path.
         .route_layer(middleware::from_fn(observe))
         .fallback(not_found)
