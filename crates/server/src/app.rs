@@ -108,6 +108,7 @@ pub fn app(state: AppState) -> Router {
     // The web interface's pages and assets (careplan-web), on the same store, limiter and sessions.
     let web = careplan_web::router(careplan_web::WebState::new(
         state.store.clone(),
+        state.blobs.clone(),
         state.limiter.clone(),
         state.secure_cookies,
         state.session_ttl,

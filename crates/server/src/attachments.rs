@@ -2,13 +2,9 @@
 //! again, whole or by byte range.
 //!
 //! An upload is one request whose body is the file itself (streamed, never held whole) and whose
-//! query names the record: title, purpose and what it is attached to. The service checks the
-//! `If-Match` version and the requester's right to change that part of the plan *before* reading
-//! the body, stages the file (type sniffed from the bytes, size limited, photos stripped of
-//! location data), copies it to the blob store, and commits an `add_attachment` command as a new
-//! plan version. If the commit fails, a file this upload created is removed again, unless a
-//! committed attachment already names the same content: nothing is left behind, and nothing
-//! acknowledged is lost.
+//! query names the record: title, purpose and what it is attached to. The work is
+//! `Handle::attach_file` (careplan-store `attach.rs`, shared with the web form): checks before
+//! the body is read, the file staged and kept, the record committed, or nothing left behind.
 //!
 //! Downloads read the plan as the requester may see it (consent, releases and the audit trail
 //! apply as to any read), so an attachment in a withheld section cannot be fetched.
@@ -17,10 +13,11 @@ use axum::body::Body;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use careplan_blobs::{RangeRequest, Staged, UploadError};
+use careplan_blobs::{RangeRequest, UploadError};
 use careplan_model::attachment::{Attachment, Purpose};
 use careplan_model::comment::Target;
-use careplan_model::{Command, ItemId, ItemKind, Text};
+use careplan_model::{ItemId, Text};
+use careplan_store::attach::{AttachError, NewFile};
 use futures_util::TryStreamExt;
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -104,21 +101,17 @@ fn text(field: &str, value: &str) -> ApiResult<Text> {
     Text::new(value).map_err(|e| Problem::bad_request(format!("{field}: {e}")))
 }
 
-/// The command that records a file (its digest, size and type) on the plan.
-fn command(q: &NewAttachment, sha256: &str, size: u64, media_type: &str) -> ApiResult<Command> {
-    let id =
-        q.id.as_deref()
+/// The record the query describes.
+fn new_file(q: &NewAttachment) -> ApiResult<NewFile> {
+    Ok(NewFile {
+        id: q
+            .id
+            .as_deref()
             .map(|id| ItemId::parse(id).map_err(|e| Problem::bad_request(format!("id: {e}"))))
-            .transpose()?;
-    Ok(Command::AddAttachment {
-        id,
+            .transpose()?,
         target: q.target()?,
         title: text("title", &q.title)?,
         purpose: q.purpose()?,
-        content_type: text("content type", media_type)?,
-        size_bytes: size,
-        sha256: careplan_model::attachment::Sha256Hex::parse(sha256)
-            .map_err(|e| Problem::bad_request(e.to_string()))?,
         description: q
             .description
             .as_deref()
@@ -188,13 +181,13 @@ pub async fn upload_attachment(
     body: Body,
 ) -> ApiResult<Response> {
     let base = if_match(&headers)?;
-    let handle = handle(&state, &account);
     let plan_id = state.store.find_plan(&person).await?;
-    // Everything that can be checked without the file is checked first (the version, the
-    // requester's rights, the record's fields and target), so a refused upload is refused
-    // before its bytes are read. The digest stands in until the file has one.
-    let probe = command(&query, &"0".repeat(64), 1, "application/octet-stream")?;
-    handle.check(&plan_id, base, vec![probe]).await?;
+    let file = new_file(&query)?;
+    let reason = query
+        .reason
+        .as_deref()
+        .map(|r| text("reason", r))
+        .transpose()?;
     let claimed = headers
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok());
@@ -202,106 +195,48 @@ pub async fn upload_attachment(
         .get(header::CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse::<u64>().ok());
-    let staged = state
-        .blobs
-        .stage(body.into_data_stream(), claimed, declared)
+    let attached = handle(&state, &account)
+        .attach_file(
+            &state.blobs,
+            &plan_id,
+            base,
+            file,
+            reason,
+            body.into_data_stream(),
+            claimed,
+            declared,
+        )
         .await
-        .map_err(upload_problem)?;
-    let command = command(&query, &staged.sha256, staged.size, &staged.media_type)?;
-    let reason = query
-        .reason
-        .as_deref()
-        .map(|r| text("reason", r))
-        .transpose()?;
-    // From here the file is copied and the record committed (or the copy removed) in a task of
-    // its own, so a client that hangs up part-way cannot leave a file without its record.
-    let (committed, staged) = {
-        let (state, plan_id) = (state.clone(), plan_id.clone());
-        tokio::spawn(async move {
-            let created = match state.blobs.keep(&staged).await {
-                Ok(created) => created,
-                Err(e) => {
-                    tracing::error!(error = %e, "blob store failure");
-                    return (Err(Problem::internal()), staged);
-                }
-            };
-            match handle.apply(&plan_id, base, vec![command], reason).await {
-                Ok(committed) => {
-                    // Another upload's failed commit may have removed the same content between
-                    // our copy and our commit; it checks for references only after removing, so
-                    // a check here, after our commit, closes the gap.
-                    if !created && !state.blobs.exists(&staged.sha256).await.unwrap_or(true) {
-                        let _ = state.blobs.keep(&staged).await;
-                    }
-                    (Ok(committed), staged)
-                }
-                Err(err) => {
-                    if created {
-                        forget(&state, &staged).await;
-                    }
-                    (Err(Problem::from(err)), staged)
-                }
-            }
-        })
-        .await
-        .map_err(|e| {
-            tracing::error!(error = %e, "an upload's commit task failed");
-            Problem::internal()
-        })?
-    };
-    match committed {
-        Ok(committed) => {
-            let last = committed.last().expect("one command, one version");
-            let version = last.version();
-            let id = last
-                .changed
-                .iter()
-                .find(|k| k.kind == ItemKind::Attachment)
-                .map(|k| k.id.clone());
-            let record = id
-                .as_ref()
-                .and_then(|id| Some((id, last.plan.attachments.get(id)?)))
-                .map(|(id, a)| attachment_json(id, a));
-            let mut response = (
-                StatusCode::CREATED,
-                axum::Json(json!({
-                    "plan_id": plan_id,
-                    "version": version,
-                    "attachment": record,
-                    "location_data_removed": staged.stripped,
-                })),
-            )
-                .into_response();
-            let headers = response.headers_mut();
-            headers.insert(header::ETAG, etag(version));
-            if let Some(id) = id
-                && let Ok(v) = HeaderValue::from_str(&format!(
-                    "/api/v1/people/{person}/plan/attachments/{id}/content"
-                ))
-            {
-                headers.insert(header::LOCATION, v);
-            }
-            Ok(response)
-        }
-        Err(problem) => Err(problem),
+        .map_err(|e| match e {
+            AttachError::Store(e) => Problem::from(e),
+            AttachError::Upload(e) => upload_problem(e),
+        })?;
+    let version = attached.committed.version();
+    let record = attached
+        .committed
+        .plan
+        .attachments
+        .get(&attached.id)
+        .map(|a| attachment_json(&attached.id, a));
+    let mut response = (
+        StatusCode::CREATED,
+        axum::Json(json!({
+            "plan_id": plan_id,
+            "version": version,
+            "attachment": record,
+            "location_data_removed": attached.stripped,
+        })),
+    )
+        .into_response();
+    let headers = response.headers_mut();
+    headers.insert(header::ETAG, etag(version));
+    if let Ok(v) = HeaderValue::from_str(&format!(
+        "/api/v1/people/{person}/plan/attachments/{}/content",
+        attached.id
+    )) {
+        headers.insert(header::LOCATION, v);
     }
-}
-
-/// Removes content this upload created when its record could not be committed. Removing first
-/// and checking for references afterwards means a concurrent upload of the same content that
-/// did commit is never left without its file: either we see its record and copy the file back,
-/// or it sees the file missing after its commit and copies it back itself.
-async fn forget(state: &AppState, staged: &Staged) {
-    if let Err(e) = state.blobs.remove(&staged.sha256).await {
-        tracing::warn!(error = %e, "an unused upload could not be removed");
-        return;
-    }
-    match state.store.blob_referenced(&staged.sha256).await {
-        Ok(false) => {}
-        Ok(true) | Err(_) => {
-            let _ = state.blobs.keep(staged).await;
-        }
-    }
+    Ok(response)
 }
 
 /// An attachment record in the API's shape.

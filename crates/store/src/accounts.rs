@@ -925,6 +925,25 @@ fn record<K: std::hash::Hash + Eq>(
 mod tests {
     use super::*;
 
+    /// The Argon2 parameters of a PHC string: `$argon2id$v=19$m=…,t=…,p=…$salt$hash` → the
+    /// algorithm, version and cost parts.
+    fn cost(phc: &str) -> Vec<&str> {
+        phc.split('$').skip(1).take(3).collect()
+    }
+
+    #[test]
+    fn csp1_unknown_usernames_cost_one_verification_with_the_same_parameters() {
+        // What makes an unknown username take as long as a wrong password: the dummy hash it
+        // is checked against is made with the very parameters real hashes are made with.
+        let real = hash_password("a real password for the test").unwrap();
+        let dummy = dummy_hash().unwrap();
+        assert_eq!(cost(dummy), cost(&real), "{dummy} vs {real}");
+        assert!(cost(&real)[0] == "argon2id" && cost(&real)[2].contains("m="));
+        // And it is a real hash that a wrong password fails against (not an error path that
+        // would return at once).
+        assert!(!verify_password("wrong password!", dummy).unwrap());
+    }
+
     #[test]
     fn usernames_are_lower_case_and_limited_to_a_safe_alphabet() {
         assert_eq!(normalise_username("  Alice.Smith ").unwrap(), "alice.smith");

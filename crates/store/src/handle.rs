@@ -49,7 +49,7 @@ pub struct HistoryEntry {
 /// A requester's view of the store.
 #[derive(Debug, Clone)]
 pub struct Handle {
-    store: Store,
+    pub(crate) store: Store,
     requester: Requester,
     actor: Actor,
 }

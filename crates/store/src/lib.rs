@@ -6,6 +6,7 @@
 //! and any version is read with the same indexed query as the current one.
 
 pub mod accounts;
+pub mod attach;
 pub mod audit;
 mod blob_refs;
 mod commit;

@@ -28,6 +28,11 @@ async fn main() {
     let f = fixture::build(&store).await;
     let state = careplan_web::WebState::new(
         store,
+        careplan_blobs::BlobStore::local(
+            &dir.path().join("blobs"),
+            careplan_blobs::DEFAULT_MAX_UPLOAD_BYTES,
+        )
+        .expect("blob store"),
         Arc::new(LoginLimiter::default()),
         false,
         Duration::from_secs(8 * 60 * 60),

@@ -14,7 +14,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Router;
+use axum::extract::DefaultBodyLimit;
 use axum::routing::{get, post};
+use careplan_blobs::BlobStore;
 use careplan_store::Store;
 use careplan_store::accounts::LoginLimiter;
 
@@ -30,7 +32,9 @@ mod history;
 mod layout;
 mod own;
 mod plan;
+mod schedule;
 mod session;
+mod upload;
 
 pub use session::SESSION_COOKIE;
 
@@ -42,6 +46,8 @@ pub struct WebState(Arc<Inner>);
 #[derive(Debug)]
 pub struct Inner {
     pub store: Store,
+    /// Where attached files are kept (the same store as the JSON API's uploads).
+    pub blobs: BlobStore,
     pub limiter: Arc<LoginLimiter>,
     /// Mark session cookies `Secure` (on unless the service listens on plain loopback HTTP).
     pub secure_cookies: bool,
@@ -59,12 +65,14 @@ impl std::ops::Deref for WebState {
 impl WebState {
     pub fn new(
         store: Store,
+        blobs: BlobStore,
         limiter: Arc<LoginLimiter>,
         secure_cookies: bool,
         session_ttl: Duration,
     ) -> WebState {
         WebState(Arc::new(Inner {
             store,
+            blobs,
             limiter,
             secure_cookies,
             session_ttl,
@@ -77,6 +85,11 @@ impl WebState {
 /// server merges this router into its own. Generic over the outer router's state, which the
 /// pages do not use.
 pub fn router<S: Clone + Send + Sync + 'static>(state: WebState) -> Router<S> {
+    // An upload may be as large as the blob store accepts, plus the form's other fields; the
+    // store counts the file itself against its limit as it streams.
+    let upload_limit = usize::try_from(state.blobs.max_upload_bytes())
+        .unwrap_or(usize::MAX)
+        .saturating_add(64 * 1024);
     Router::new()
         .route("/", get(caseload::home))
         .route("/sign-in", get(auth::sign_in_page).post(auth::sign_in))
@@ -102,6 +115,20 @@ pub fn router<S: Clone + Send + Sync + 'static>(state: WebState) -> Router<S> {
             get(audit::releases_page).post(audit::release_submit),
         )
         .route("/people/{person}/audit", get(audit::audit_page))
+        .route(
+            "/people/{person}/schedule",
+            get(schedule::schedule_page).post(schedule::schedule_add),
+        )
+        .route(
+            "/people/{person}/schedule/remove",
+            post(schedule::schedule_remove),
+        )
+        .route(
+            "/people/{person}/attach",
+            get(upload::attach_page)
+                .post(upload::attach_submit)
+                .layer(DefaultBodyLimit::max(upload_limit)),
+        )
         .route("/assets/{*path}", get(assets::serve))
         .with_state(state)
 }

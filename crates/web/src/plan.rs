@@ -147,6 +147,10 @@ pub struct PlanView {
     pub plan_links: Vec<WebLink>,
     pub plan_files: Vec<FileNote>,
     pub plan_commands: Vec<(String, String)>,
+    /// The weekly schedule as an accessible table (safe HTML), when there is one to show.
+    pub schedule: Option<String>,
+    /// Where to set the weekly schedule, for those who may.
+    pub schedule_edit: Option<String>,
     pub csrf: String,
     pub version: u64,
 }
@@ -754,6 +758,13 @@ pub fn build(
                         escape(&c.title)
                     ),
                 ));
+                c.commands.push((
+                    format!("{base}/attach?on=item&item={id}"),
+                    format!(
+                        "Attach a file<span class=\"nhsuk-u-visually-hidden\"> for {}</span>",
+                        escape(&c.title)
+                    ),
+                ));
                 if g.review.is_some() {
                     c.commands
                         .push((change("review-goal", id), "Mark as reviewed".into()));
@@ -1009,6 +1020,7 @@ pub fn build(
             format!("{base}/change/add-link"),
             "Add a link to guidance".into(),
         ));
+        plan_commands.push((format!("{base}/attach"), "Attach a file".into()));
     }
     if can.comment {
         plan_commands.push((
@@ -1044,6 +1056,18 @@ pub fn build(
         plan_links: links_on(&Target::Plan),
         plan_files: files_on(&Target::Plan),
         plan_commands,
+        schedule: plan
+            .schedule
+            .as_ref()
+            .filter(|s| shown(&s.meta) && !withheld.contains(&Section::Actions))
+            .map(|s| {
+                careplan_content::schedule_table(
+                    &s.week,
+                    "Weekly schedule: what happens when, and who helps",
+                )
+            }),
+        schedule_edit: (can.edit && !withheld.contains(&Section::Actions))
+            .then(|| format!("{base}/schedule")),
         csrf: csrf.to_owned(),
         version: plan.version.get(),
     }

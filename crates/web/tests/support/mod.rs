@@ -28,6 +28,11 @@ pub async fn spawn() -> App {
     let fixture = fixture::build(&store).await;
     let state = careplan_web::WebState::new(
         store.clone(),
+        careplan_blobs::BlobStore::local(
+            &dir.path().join("blobs"),
+            careplan_blobs::DEFAULT_MAX_UPLOAD_BYTES,
+        )
+        .unwrap(),
         Arc::new(LoginLimiter::default()),
         false,
         Duration::from_secs(3600),
