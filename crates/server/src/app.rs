@@ -226,8 +226,19 @@ async fn observe(request: Request, next: Next) -> Response {
     response
 }
 
-async fn not_found() -> Problem {
-    Problem::not_found("There is nothing at this address")
+/// Nothing at this address: a page for a browser, problem+json for everything else (and
+/// always under `/api` and `/fhir`).
+async fn not_found(uri: axum::http::Uri, headers: axum::http::HeaderMap) -> Response {
+    let api = uri.path().starts_with("/api/") || uri.path().starts_with("/fhir");
+    let wants_html = headers
+        .get(axum::http::header::ACCEPT)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.contains("text/html"));
+    if wants_html && !api {
+        careplan_web::page_not_found()
+    } else {
+        Problem::not_found("There is nothing at this address").into_response()
+    }
 }
 
 async fn method_not_allowed() -> Problem {

@@ -820,3 +820,52 @@ async fn csp3_comments_on_the_plan_a_section_an_item_and_an_action_carry_author_
         .await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{problem}");
 }
+
+#[tokio::test]
+async fn the_service_serves_the_web_pages_beside_the_api_and_answers_each_in_its_own_way() {
+    let app = spawn_app().await;
+    let http = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    // The start page sends a browser to sign in; the sign-in page is HTML.
+    let r = http.get(format!("{}/", app.base)).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    let r = http
+        .get(format!("{}/sign-in", app.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    assert!(
+        r.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/html")
+    );
+    assert!(r.text().await.unwrap().contains("Sign in"));
+    // An unknown address: a page for a browser, problem+json for anyone else, and always
+    // problem+json under the API.
+    let r = http
+        .get(format!("{}/no/such/page", app.base))
+        .header("Accept", "text/html,application/xhtml+xml")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::NOT_FOUND);
+    assert!(r.text().await.unwrap().contains("Page not found"));
+    let r = http
+        .get(format!("{}/no/such/page", app.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::NOT_FOUND);
+    assert_eq!(r.headers()["content-type"], "application/problem+json");
+    let r = http
+        .get(format!("{}/api/v1/nothing", app.base))
+        .header("Accept", "text/html")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.headers()["content-type"], "application/problem+json");
+}

@@ -38,6 +38,16 @@ mod upload;
 
 pub use session::SESSION_COOKIE;
 
+/// The "page not found" page, for a browser that asked for an address nothing answers (the
+/// server's fallback uses it when the request prefers HTML; API clients get problem+json).
+pub fn page_not_found() -> axum::response::Response {
+    use axum::response::IntoResponse;
+    error::PageError::NotFound(
+        "There is nothing at this address. Check it, or start again from your caseload.".into(),
+    )
+    .into_response()
+}
+
 /// What the pages need: the store, the sign-in limiter shared with the JSON API (so failures
 /// count once wherever they happen), and how sessions are made.
 #[derive(Debug, Clone)]
