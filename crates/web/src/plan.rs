@@ -84,6 +84,7 @@ pub struct Card {
 #[derive(Debug, Clone)]
 pub struct GoalCard {
     pub card: Card,
+    /// Why it matters, in the person's words: Markdown rendered to safe HTML ("" if not said).
     pub why: String,
     pub actions: Vec<Card>,
     pub outcomes: Vec<Card>,
@@ -816,7 +817,7 @@ pub fn build(
                 why: g
                     .why_it_matters
                     .as_ref()
-                    .map(ToString::to_string)
+                    .map(|w| render_markdown(w.as_str()))
                     .unwrap_or_default(),
                 review: g.review.as_ref().map(|r| r.reason.to_string()),
                 card: c,

@@ -274,3 +274,45 @@ async fn csp7_the_weekly_schedule_is_built_one_time_at_a_time_and_shown_as_a_tab
     let plan = b.page(&app.plan()).await;
     assert!(plan.body_text().contains("No weekly schedule yet"));
 }
+
+#[tokio::test]
+async fn csp7_why_a_goal_matters_is_markdown_shown_as_safe_html() {
+    let app = spawn().await;
+    let mut b = app.signed_in(NURSE).await;
+    let plan = b.page(&app.plan()).await;
+    let link = plan
+        .attr("a[href*='/change/edit-goal?item=goal-allotment']", "href")
+        .expect("a link to change the goal");
+    let done = b
+        .submit(
+            &link,
+            &[(
+                "why_it_matters",
+                "It is **where I feel most like myself** <script>alert(1)</script> \
+                 [click](javascript:alert(2)) <img src=x onerror=alert(3)>",
+            )],
+        )
+        .await;
+    assert_eq!(done.status, StatusCode::SEE_OTHER, "{}", done.html);
+    let plan = b.page(&app.plan()).await;
+    assert_eq!(
+        plan.text(".app-markdown strong"),
+        "where I feel most like myself"
+    );
+    let why = plan.texts(".app-markdown").join(" ");
+    assert!(why.contains("click"), "{why}");
+    assert!(
+        !plan.html.contains("<script>alert"),
+        "script tags are neutralised"
+    );
+    assert!(
+        !plan.html.contains("javascript:"),
+        "javascript: links are dropped"
+    );
+    // Raw HTML is shown as the text it is, never as markup.
+    assert!(
+        !plan.html.contains("<img src=x"),
+        "no element made from the note"
+    );
+    assert!(why.contains("<img src=x onerror=alert(3)>"), "{why}");
+}
