@@ -73,7 +73,8 @@ pub async fn sign_in(
         page_with(
             status,
             &SignInPage {
-                chrome: Chrome::plain("Sign in"),
+                // The title says there is an error, as on every form (NHS pattern).
+                chrome: Chrome::plain("Error: Sign in"),
                 next: next.clone(),
                 username: username.clone(),
                 error: Some(error),

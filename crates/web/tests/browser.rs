@@ -1,8 +1,9 @@
 //! Browser tests: headless Chromium (Debian's `chromium`, installed with apt when missing),
 //! driven by playwright-core from `browser-tests/flow.mjs`, through the main flows against the
-//! real router; axe-core checks every page (WCAG 2.2 A and AA) and the sign-in is done with the
-//! keyboard alone. Screenshots of each main page, desktop and phone, go to
-//! `crates/web/screenshots/`.
+//! real router; axe-core checks every page (WCAG 2.2 A and AA). A second pass goes through the
+//! whole main flow with the keyboard alone (Tab, arrow keys, Space, Enter; no clicks), checking
+//! that focus is always visible and that the error summary takes focus after a form error.
+//! Screenshots of each main page, desktop and phone, go to `crates/web/screenshots/`.
 
 mod support;
 
@@ -93,6 +94,8 @@ async fn csp1_csp9_csp11_csp12_csp15_main_flows_in_chromium_pass_axe_and_the_key
         "the browser flow failed:\n{stdout}\n{stderr}"
     );
     assert!(stdout.contains("browser flow passed"), "{stdout}\n{stderr}");
+    // What the flow reports (pages checked, how long the keyboard pass took): shown with --nocapture.
+    print!("{stdout}");
     for name in ["caseload", "plan", "history", "diff", "own-view", "audit"] {
         for width in ["desktop", "phone"] {
             let png = shots.join(format!("{name}-{width}.png"));
