@@ -123,6 +123,18 @@ impl BlobStore {
     /// `AWS_ALLOW_HTTP=true` for a plain-HTTP endpoint), or `file:///absolute/dir`. Uploads spool
     /// in `spool`, a local directory.
     pub fn from_url(url: &str, spool: &Path, max_upload_bytes: u64) -> Result<Self, BlobError> {
+        Self::from_url_with(url, spool, max_upload_bytes, &[])
+    }
+
+    /// As [`BlobStore::from_url`], with S3 settings given here overriding the environment's:
+    /// `(key, value)` pairs named as object_store's `AmazonS3ConfigKey` reads them, e.g.
+    /// `("aws_endpoint", "http://127.0.0.1:9000")`, `("aws_allow_http", "true")`.
+    pub fn from_url_with(
+        url: &str,
+        spool: &Path,
+        max_upload_bytes: u64,
+        options: &[(&str, &str)],
+    ) -> Result<Self, BlobError> {
         if let Some(dir) = url.strip_prefix("file://") {
             let mut store = Self::local(Path::new(dir), max_upload_bytes)?;
             store.spool = spool.to_owned();
@@ -136,8 +148,14 @@ impl BlobStore {
         }
         let without = &url["s3://".len()..];
         let (bucket, prefix) = without.split_once('/').unwrap_or((without, ""));
-        let s3 = object_store::aws::AmazonS3Builder::from_env()
-            .with_bucket_name(bucket)
+        let mut builder = object_store::aws::AmazonS3Builder::from_env().with_bucket_name(bucket);
+        for (key, value) in options {
+            let key: object_store::aws::AmazonS3ConfigKey = key
+                .parse()
+                .map_err(|e: object_store::Error| BlobError::Config(e.to_string()))?;
+            builder = builder.with_config(key, *value);
+        }
+        let s3 = builder
             .build()
             .map_err(|e| BlobError::Config(e.to_string()))?;
         let objects: Arc<dyn ObjectStore> = if prefix.trim_matches('/').is_empty() {
