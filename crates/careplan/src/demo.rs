@@ -353,3 +353,120 @@ pub async fn load(store: &Store) -> anyhow::Result<()> {
     println!("     careplan plan diff {nhs} 1 {version}");
     Ok(())
 }
+
+/// The password of every demo sign-in. Published here and in the README, so `serve --demo`
+/// refuses to listen anywhere but this machine.
+pub const DEMO_PASSWORD: &str = "care-plan-demo";
+
+/// Sign-ins for trying the demo plan in the web interface or the API: the district nurse (on
+/// Edith's care team), Edith herself, Susan (her daughter and attorney) and an
+/// information-governance lead. Made only if missing; existing accounts are left alone.
+pub async fn accounts(store: &Store) -> anyhow::Result<()> {
+    use careplan_store::accounts::NewAccount;
+    let nhs = NhsNumber::parse(DEMO_NHS_NUMBER).expect("valid demo NHS number");
+    let plan_id = store.find_plan(nhs.as_str()).await?;
+    let plan = store.current(&plan_id).await?;
+    let person = plan.details.person_id.clone();
+    let community = "Leeds Community Healthcare (fictional team)";
+    // (username, name, role, the person they are linked to, organisation)
+    type DemoUser<'a> = (
+        &'a str,
+        &'a str,
+        Role,
+        Option<careplan_model::PersonId>,
+        Option<&'a str>,
+    );
+    let people: [DemoUser<'_>; 4] = [
+        (
+            "priya",
+            "Priya Shah",
+            Role::Practitioner,
+            None,
+            Some(community),
+        ),
+        (
+            "edith",
+            "Edith Marlowe",
+            Role::Person,
+            Some(person.clone()),
+            None,
+        ),
+        (
+            "susan",
+            "Susan Marlowe",
+            Role::Representative,
+            Some(person),
+            None,
+        ),
+        (
+            "dana",
+            "Dana Whitfield",
+            Role::DataController,
+            None,
+            Some("Information governance (fictional)"),
+        ),
+    ];
+    for (username, name, role, person_id, organisation) in people {
+        if store.account(username).await?.is_some() {
+            continue;
+        }
+        store
+            .create_account(NewAccount {
+                username: username.into(),
+                display_name: Some(name.into()),
+                role,
+                person_id,
+                organisation: organisation.map(str::to_owned),
+                password: Some(DEMO_PASSWORD.into()),
+            })
+            .await?;
+    }
+    // Priya may open the plan as a member of the care team, signed in as herself.
+    let priya = store
+        .account("priya")
+        .await?
+        .context("the demo nurse's account was just made")?;
+    let signed_in = plan.care_team.values().any(|m| {
+        m.meta.is_active()
+            && m.account
+                .as_ref()
+                .is_some_and(|a| a.as_str() == priya.id || a.as_str() == "priya")
+    });
+    if !signed_in {
+        let tom = actor(
+            "demo:tom.okafor",
+            "Tom Okafor, social worker",
+            Role::Practitioner,
+        );
+        // The demo's Priya had no sign-in: her entry is replaced by one linked to her account.
+        let mut version = plan.version;
+        let steps = [
+            json!({"type": "archive", "id": "team-priya", "reason": "Replaced by her entry with a sign-in"}),
+            json!({"type": "add_care_team_member", "id": "team-priya-account", "name": "Priya Shah",
+                   "role": "District nurse", "organisation": community, "account": "priya"}),
+        ];
+        for step in steps {
+            let old_entry_active = plan
+                .care_team
+                .iter()
+                .any(|(id, m)| id.as_str() == "team-priya" && m.meta.is_active());
+            if step["type"] == "archive" && !old_entry_active {
+                continue;
+            }
+            let command: Command = serde_json::from_value(step)?;
+            // Through a handle, which turns the account's username into its id.
+            version = store
+                .system(tom.clone())
+                .apply(&plan_id, version, vec![command], None)
+                .await
+                .context("the demo nurse could not join the care team")?
+                .last()
+                .map_or(version, |c| c.version());
+        }
+    }
+    println!(
+        "Demo sign-ins (password “{DEMO_PASSWORD}”): priya (district nurse), edith (the person), \
+         susan (her representative), dana (data controller)."
+    );
+    Ok(())
+}

@@ -61,6 +61,10 @@ enum Top {
         /// The largest file that may be attached, in bytes (default 256 MiB).
         #[arg(long, env = "CAREPLAN_MAX_UPLOAD_BYTES", default_value_t = careplan_blobs::DEFAULT_MAX_UPLOAD_BYTES)]
         max_upload_bytes: u64,
+        /// Load the fictional demo plan (if it is not there) and demo sign-ins with a published
+        /// password, to try the service. Only on a loopback address.
+        #[arg(long)]
+        demo: bool,
     },
     /// Loads a fictional person and their plan, built through the same commands people use.
     Demo,
@@ -295,7 +299,17 @@ async fn dispatch(store: &Store, config: &Config, command: Top) -> anyhow::Resul
             listen,
             blob_url,
             max_upload_bytes,
+            demo,
         } => {
+            if demo {
+                anyhow::ensure!(
+                    listen.ip().is_loopback(),
+                    "--demo makes sign-ins with a published password, so it listens only on this \
+                     machine: use a loopback address such as 127.0.0.1:8080, not {listen}"
+                );
+                demo::load(store).await?;
+                demo::accounts(store).await?;
+            }
             let blobs = match blob_url {
                 Some(url) => careplan_blobs::BlobStore::from_url(
                     &url,

@@ -101,3 +101,54 @@ async fn acknowledged_writes_survive_sigkill_of_the_server() {
     // The audit trail is intact after the kill too.
     assert!(run(dir.path(), &["audit", "verify"], "").starts_with("Audit trail intact"));
 }
+
+#[tokio::test]
+async fn serve_demo_loads_the_plan_and_sign_ins_and_refuses_to_listen_beyond_loopback() {
+    let dir = tempfile::tempdir().unwrap();
+    // Beyond loopback the published password would be an open door: refused, nothing made.
+    let out = support::binary::careplan(dir.path())
+        .args(["serve", "--demo", "--listen", "0.0.0.0:0"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let said = String::from_utf8_lossy(&out.stderr);
+    assert!(said.contains("only on this machine"), "{said}");
+
+    let mut server = support::binary::start_with(dir.path(), &["--demo"]);
+    let http = reqwest::Client::new();
+    let r = http
+        .post(format!("{}/api/v1/session", server.base))
+        .json(&json!({"username": "priya", "password": "care-plan-demo"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let cookie = r.headers()["set-cookie"]
+        .to_str()
+        .unwrap()
+        .split(';')
+        .next()
+        .unwrap()
+        .to_owned();
+    let people: Value = http
+        .get(format!("{}/api/v1/people", server.base))
+        .header("Cookie", cookie)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        people["items"][0]["nhs_number"], "9997654323",
+        "the demo nurse is on Edith's care team: {people}"
+    );
+    signal(&server.child, "TERM");
+    server.child.wait().unwrap();
+    // A second start finds everything there and changes nothing.
+    let before = versions_on_disk(dir.path());
+    let mut again = support::binary::start_with(dir.path(), &["--demo"]);
+    signal(&again.child, "TERM");
+    again.child.wait().unwrap();
+    assert_eq!(versions_on_disk(dir.path()), before);
+}

@@ -38,16 +38,29 @@ pub fn run(data: &std::path::Path, args: &[&str], stdin: &str) -> String {
 
 /// Starts `careplan serve --listen 127.0.0.1:0` and reads the address it reports.
 pub fn start(data: &std::path::Path) -> Server {
+    start_with(data, &[])
+}
+
+/// Starts `careplan serve --listen 127.0.0.1:0` with more arguments, and reads the address it
+/// reports (after whatever it prints first).
+pub fn start_with(data: &std::path::Path, more: &[&str]) -> Server {
     let mut child = careplan(data)
         .args(["serve", "--listen", "127.0.0.1:0"])
+        .args(more)
         .env("RUST_LOG", "warn")
         .stdout(Stdio::piped())
         .spawn()
         .unwrap();
+    let mut out = BufReader::new(child.stdout.take().unwrap());
     let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
+    loop {
+        line.clear();
+        let n = out.read_line(&mut line).unwrap();
+        assert!(n > 0, "careplan serve stopped before listening");
+        if line.contains("is listening on") {
+            break;
+        }
+    }
     let base = line.trim().rsplit(' ').next().unwrap().to_owned();
     assert!(base.starts_with("http://127.0.0.1:"), "{line}");
     Server { child, base }
