@@ -426,12 +426,10 @@ pub async fn accounts(store: &Store) -> anyhow::Result<()> {
         .account("priya")
         .await?
         .context("the demo nurse's account was just made")?;
-    let signed_in = plan.care_team.values().any(|m| {
-        m.meta.is_active()
-            && m.account
-                .as_ref()
-                .is_some_and(|a| a.as_str() == priya.id || a.as_str() == "priya")
-    });
+    let signed_in = plan
+        .care_team
+        .values()
+        .any(|m| m.meta.is_active() && m.account.as_ref().is_some_and(|a| a.as_str() == priya.id));
     if !signed_in {
         let tom = actor(
             "demo:tom.okafor",

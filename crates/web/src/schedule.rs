@@ -16,6 +16,7 @@ use careplan_model::{Command, Plan, Section, Text, VersionNumber};
 use careplan_store::StoreError;
 
 use crate::WebState;
+use crate::caseload::capitalise;
 use crate::error::{PageError, page_with, redirect};
 use crate::layout::Chrome;
 use crate::session::{FormData, Session};
@@ -233,14 +234,6 @@ fn slot_from(form: &FormData) -> Result<TimeSlot, Vec<(String, String)>> {
             days,
         }),
         _ => Err(errors),
-    }
-}
-
-fn capitalise(s: &str) -> String {
-    let mut c = s.chars();
-    match c.next() {
-        Some(f) => f.to_uppercase().collect::<String>() + c.as_str(),
-        None => String::new(),
     }
 }
 

@@ -306,14 +306,14 @@ pub async fn attach_submit(
             .and_then(|v| VersionNumber::new(v).ok())
             .unwrap_or(plan.version);
         let (target, _) = target(plan, &q).map_err(PageError::BadRequest)?;
-        let mut errors = match record(&fields, target.clone()) {
-            Ok(_) => Vec::new(),
-            Err(errors) => errors,
+        let (new_file, mut errors) = match record(&fields, target) {
+            Ok(file) => (Some(file), Vec::new()),
+            Err(errors) => (None, errors),
         };
         if field.file_name().is_none_or(str::is_empty) {
             errors.push(("file", "Choose a file to attach".to_owned()));
         }
-        if !errors.is_empty() {
+        let Some(new_file) = new_file.filter(|_| errors.is_empty()) else {
             return form.render(
                 StatusCode::UNPROCESSABLE_ENTITY,
                 &fields,
@@ -322,9 +322,7 @@ pub async fn attach_submit(
                 errors,
                 None,
             );
-        }
-        let new_file = record(&fields, target)
-            .map_err(|_| PageError::Internal("a checked form could not be read again".into()))?;
+        };
         let claimed = field.content_type().map(str::to_owned);
         let result = handle
             .attach_file(
