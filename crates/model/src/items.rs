@@ -4,6 +4,9 @@
 //! [`Arc`], so copying a plan costs one pointer per item, and a change copies only the items it
 //! writes to: reading through [`ItemMut`] never copies, the first write through it does. Two
 //! versions of a plan therefore share every item that did not change between them.
+//!
+//! The map of a kind is shared too, so copying a plan (to show it, or before a change) costs one
+//! pointer per kind; a change copies the map of each kind it writes to, once.
 
 use std::collections::BTreeMap;
 use std::collections::btree_map;
@@ -17,12 +20,18 @@ use serde::{Serialize, Serializer};
 use crate::values::ItemId;
 
 /// The items of one kind, ordered by id.
-#[derive(Clone, PartialEq, Eq)]
-pub struct Items<T>(BTreeMap<ItemId, Arc<T>>);
+#[derive(PartialEq, Eq)]
+pub struct Items<T>(Arc<BTreeMap<ItemId, Arc<T>>>);
+
+impl<T> Clone for Items<T> {
+    fn clone(&self) -> Self {
+        Items(Arc::clone(&self.0))
+    }
+}
 
 impl<T> Default for Items<T> {
     fn default() -> Self {
-        Items(BTreeMap::new())
+        Items(Arc::default())
     }
 }
 
@@ -77,23 +86,34 @@ impl<T> Items<T> {
         self.0.iter().map(|(id, item)| (id, &**item))
     }
 
+    /// The map, to change: copied (pointers only) if another plan shares it.
+    fn map_mut(&mut self) -> &mut BTreeMap<ItemId, Arc<T>> {
+        Arc::make_mut(&mut self.0)
+    }
+
     /// Adds or replaces the item with this id.
     pub fn insert(&mut self, id: ItemId, item: T) {
-        self.0.insert(id, Arc::new(item));
+        self.map_mut().insert(id, Arc::new(item));
     }
 
     /// Adds or replaces the item with this id, sharing it.
     pub fn insert_shared(&mut self, id: ItemId, item: Arc<T>) {
-        self.0.insert(id, item);
+        self.map_mut().insert(id, item);
     }
 
     pub fn remove(&mut self, id: &ItemId) -> Option<Arc<T>> {
-        self.0.remove(id)
+        if !self.0.contains_key(id) {
+            return None;
+        }
+        self.map_mut().remove(id)
     }
 
     /// Keeps only the items for which `keep` is true.
     pub fn retain(&mut self, mut keep: impl FnMut(&ItemId, &T) -> bool) {
-        self.0.retain(|id, item| keep(id, item));
+        if self.0.iter().all(|(id, item)| keep(id, item)) {
+            return;
+        }
+        self.map_mut().retain(|id, item| keep(id, item));
     }
 }
 
@@ -101,12 +121,18 @@ impl<T: Clone> Items<T> {
     /// The item with this id, to change: it is copied on the first write if another version
     /// shares it.
     pub fn get_mut(&mut self, id: &ItemId) -> Option<ItemMut<'_, T>> {
-        self.0.get_mut(id).map(|slot| ItemMut { slot })
+        if !self.0.contains_key(id) {
+            return None;
+        }
+        self.map_mut().get_mut(id).map(|slot| ItemMut { slot })
     }
 
-    /// Every item, to change some: only those written to are copied.
+    /// Every item, to change some: only those written to are copied (and the map of pointers,
+    /// once, if another plan shares it).
     pub fn iter_mut(&mut self) -> impl Iterator<Item = (&ItemId, ItemMut<'_, T>)> {
-        self.0.iter_mut().map(|(id, slot)| (id, ItemMut { slot }))
+        self.map_mut()
+            .iter_mut()
+            .map(|(id, slot)| (id, ItemMut { slot }))
     }
 }
 
@@ -133,11 +159,11 @@ impl<T> std::ops::Index<&ItemId> for Items<T> {
 
 impl<T> FromIterator<(ItemId, T)> for Items<T> {
     fn from_iter<I: IntoIterator<Item = (ItemId, T)>>(iter: I) -> Self {
-        Items(
+        Items(Arc::new(
             iter.into_iter()
                 .map(|(id, item)| (id, Arc::new(item)))
                 .collect(),
-        )
+        ))
     }
 }
 
@@ -179,6 +205,22 @@ mod tests {
 
     fn id(s: &str) -> ItemId {
         ItemId::parse(s).unwrap()
+    }
+
+    #[test]
+    fn a_copy_shares_the_map_until_it_changes() {
+        let a: Items<String> = [(id("x"), "one".to_owned())].into_iter().collect();
+        let mut b = a.clone();
+        assert!(Arc::ptr_eq(&a.0, &b.0));
+        // Nothing to remove, nothing to drop, nothing to change: still shared.
+        assert!(b.remove(&id("absent")).is_none());
+        b.retain(|_, _| true);
+        assert!(b.get_mut(&id("absent")).is_none());
+        assert!(Arc::ptr_eq(&a.0, &b.0));
+        b.insert(id("y"), "two".to_owned());
+        assert!(!Arc::ptr_eq(&a.0, &b.0));
+        assert_eq!((a.len(), b.len()), (1, 2));
+        assert!(Arc::ptr_eq(&a.0[&id("x")], &b.0[&id("x")]));
     }
 
     #[test]

@@ -13,10 +13,11 @@ use careplan_store::handle::{Handle, Viewed};
 use serde::Deserialize;
 use serde_json::{Value, json};
 use std::net::SocketAddr;
+use std::sync::Arc;
 use utoipa::IntoParams;
 
 use crate::AppState;
-use crate::extract::{Json, Query, SESSION_COOKIE, Signed, cookie};
+use crate::extract::{Json, Query, Reader, SESSION_COOKIE, Signed, cookie};
 use crate::openapi;
 use crate::problem::{ApiResult, Problem};
 
@@ -153,7 +154,7 @@ pub async fn create_person(
 // ----- plans ----------------------------------------------------------------------------------
 
 /// A plan as JSON, serialised once per plan, version and withheld set.
-fn plan_body(state: &AppState, viewed: &Viewed<Plan>, latest: VersionNumber) -> Response {
+fn plan_body(state: &AppState, viewed: &Viewed<Arc<Plan>>, latest: VersionNumber) -> Response {
     let key = crate::json::BodyKey {
         plan: viewed.value.id.clone(),
         version: viewed.value.version,
@@ -191,10 +192,10 @@ fn plan_body(state: &AppState, viewed: &Viewed<Plan>, latest: VersionNumber) -> 
 )]
 pub async fn current_plan(
     State(state): State<AppState>,
-    account: Signed,
+    account: Reader,
     Path(person): Path<String>,
 ) -> ApiResult<Response> {
-    let viewed = handle(&state, &account).current_by_key(&person).await?;
+    let viewed = account.handle(&state).current_by_key(&person).await?;
     let version = viewed.value.version;
     let mut response = plan_body(&state, &viewed, version);
     response.headers_mut().insert(header::ETAG, etag(version));
@@ -259,13 +260,13 @@ fn item_json(key: &ItemKey, item: careplan_model::ItemRef<'_>) -> Value {
 )]
 pub async fn list_items(
     State(state): State<AppState>,
-    account: Signed,
+    account: Reader,
     Path((person, kind)): Path<(String, String)>,
     Query(query): Query<ItemsQuery>,
 ) -> ApiResult<Response> {
     let kind = item_kind(&kind)?;
     // A section withheld from the reader has no items here, and `withheld` says so.
-    let viewed = handle(&state, &account).current_by_key(&person).await?;
+    let viewed = account.handle(&state).current_by_key(&person).await?;
     let plan = &viewed.value;
     let archived = query.archived.unwrap_or(false);
     let limit = query.limit.unwrap_or(100).clamp(1, MAX_PAGE) as usize;
@@ -325,11 +326,11 @@ pub async fn list_items(
 )]
 pub async fn plan_item(
     State(state): State<AppState>,
-    account: Signed,
+    account: Reader,
     Path((person, kind, id)): Path<(String, String, String)>,
 ) -> ApiResult<Response> {
     let kind = item_kind(&kind)?;
-    let viewed = handle(&state, &account).current_by_key(&person).await?;
+    let viewed = account.handle(&state).current_by_key(&person).await?;
     let plan = &viewed.value;
     let withheld = kind
         .section()
@@ -359,7 +360,7 @@ pub async fn plan_item(
 /// The goal `id` of a viewed plan and its progress records (oldest first), or a 404 that says
 /// when the goals section is withheld from the reader.
 fn goal_progress<'p>(
-    viewed: &'p Viewed<Plan>,
+    viewed: &'p Viewed<Arc<Plan>>,
     id: &str,
 ) -> ApiResult<(
     &'p careplan_model::Goal,
@@ -427,10 +428,10 @@ fn progress_series(
 )]
 pub async fn goal_progress_json(
     State(state): State<AppState>,
-    account: Signed,
+    account: Reader,
     Path((person, id)): Path<(String, String)>,
 ) -> ApiResult<Response> {
-    let viewed = handle(&state, &account).current_by_key(&person).await?;
+    let viewed = account.handle(&state).current_by_key(&person).await?;
     let (goal, records) = goal_progress(&viewed, &id)?;
     let series = progress_series(&records)?;
     let scale = series.scale();
@@ -486,10 +487,10 @@ pub async fn goal_progress_json(
 )]
 pub async fn goal_progress_svg(
     State(state): State<AppState>,
-    account: Signed,
+    account: Reader,
     Path((person, id)): Path<(String, String)>,
 ) -> ApiResult<Response> {
-    let viewed = handle(&state, &account).current_by_key(&person).await?;
+    let viewed = account.handle(&state).current_by_key(&person).await?;
     let (goal, records) = goal_progress(&viewed, &id)?;
     let series = progress_series(&records)?;
     let svg = careplan_content::progress_svg(
@@ -536,11 +537,11 @@ pub async fn goal_progress_svg(
 )]
 pub async fn plan_version(
     State(state): State<AppState>,
-    account: Signed,
+    account: Reader,
     Path((person, number)): Path<(String, u64)>,
 ) -> ApiResult<Response> {
-    let id = plan_id(&state, &person).await?;
-    let h = handle(&state, &account);
+    let id = account.handle(&state).find_plan(&person).await?;
+    let h = account.handle(&state);
     let (viewed, latest) = h.version_and_latest(&id, number).await?;
     Ok(plan_body(&state, &viewed, latest))
 }
@@ -577,14 +578,15 @@ pub struct HistoryPage {
 )]
 pub async fn plan_history(
     State(state): State<AppState>,
-    account: Signed,
+    account: Reader,
     Path(person): Path<String>,
     Query(page): Query<HistoryPage>,
 ) -> ApiResult<Response> {
-    let id = plan_id(&state, &person).await?;
+    let id = account.handle(&state).find_plan(&person).await?;
     let limit = page.limit.unwrap_or(100).clamp(1, MAX_PAGE);
     let after = page.after.unwrap_or(0);
-    let viewed = handle(&state, &account)
+    let viewed = account
+        .handle(&state)
         .history(&id, after, limit + 1)
         .await?;
     let more = viewed.value.len() > limit as usize;
@@ -632,12 +634,12 @@ pub struct DiffQuery {
 )]
 pub async fn plan_diff(
     State(state): State<AppState>,
-    account: Signed,
+    account: Reader,
     Path(person): Path<String>,
     Query(q): Query<DiffQuery>,
 ) -> ApiResult<Response> {
-    let id = plan_id(&state, &person).await?;
-    let viewed = handle(&state, &account).diff(&id, q.from, q.to).await?;
+    let id = account.handle(&state).find_plan(&person).await?;
+    let viewed = account.handle(&state).diff(&id, q.from, q.to).await?;
     Ok(Json_(json!({ "diff": viewed.value, "withheld": viewed.withheld })).into_response())
 }
 

@@ -5,7 +5,8 @@ use axum::body::Bytes;
 use axum::extract::{FromRequest, FromRequestParts, Request};
 use axum::http::request::Parts;
 use axum::http::{Method, StatusCode, header};
-use careplan_store::accounts::Account;
+use careplan_store::accounts::{Account, Credential};
+use careplan_store::handle::Handle;
 use serde::de::DeserializeOwned;
 
 use crate::AppState;
@@ -80,7 +81,8 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for Json<T> {
 }
 
 /// The signed-in account: from `Authorization: Bearer <token>`, or from the session cookie (then
-/// unsafe methods must carry the session's CSRF token in `X-CSRF-Token`).
+/// unsafe methods must carry the session's CSRF token in `X-CSRF-Token`). Always checked in the
+/// database.
 #[derive(Debug, Clone)]
 pub struct Signed(pub Account);
 
@@ -88,38 +90,94 @@ impl FromRequestParts<AppState> for Signed {
     type Rejection = Problem;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Problem> {
-        if let Some(auth) = parts.headers.get(header::AUTHORIZATION) {
-            let token = auth
-                .to_str()
-                .ok()
-                .and_then(|v| {
-                    v.strip_prefix("Bearer ")
-                        .or_else(|| v.strip_prefix("bearer "))
-                })
-                .map(str::trim)
-                .ok_or_else(Problem::unauthorized)?;
-            return match state.store.account_for_token(token).await? {
-                Some(account) => Ok(Signed(account)),
-                None => Err(Problem::unauthorized()),
-            };
-        }
-        let session = cookie(parts, SESSION_COOKIE).ok_or_else(Problem::unauthorized)?;
-        let (account, csrf) = state
-            .store
-            .account_for_session(&session)
-            .await?
-            .ok_or_else(Problem::unauthorized)?;
-        let safe = matches!(parts.method, Method::GET | Method::HEAD | Method::OPTIONS);
-        if !safe {
-            let sent = parts.headers.get(CSRF_HEADER).and_then(|v| v.to_str().ok());
-            if !sent.is_some_and(|sent| careplan_store::accounts::same_secret(&csrf, sent)) {
-                return Err(Problem::forbidden(
-                    "The request's security token is missing or wrong: reload the page and try again",
-                ));
-            }
-        }
+        let (account, _) = signed_in(parts, state, false).await?;
         Ok(Signed(account))
     }
+}
+
+/// The signed-in account, for a route whose only use of it is audited reads through the
+/// [`Handle`] that [`Reader::handle`] gives. A bearer token's account may then come from memory:
+/// each read confirms, as its audit entry commits, that nothing about the token or account
+/// changed since, and reads from the database otherwise (see careplan-store's `cache.rs`).
+#[derive(Debug, Clone)]
+pub struct Reader {
+    pub account: Account,
+    credential: Option<Credential>,
+}
+
+impl Reader {
+    /// The store as this account.
+    pub fn handle(&self, state: &AppState) -> Handle {
+        let handle = state
+            .store
+            .handle(self.account.requester(), self.account.actor());
+        match &self.credential {
+            Some(credential) => handle.with_credential(credential.clone()),
+            None => handle,
+        }
+    }
+}
+
+impl FromRequestParts<AppState> for Reader {
+    type Rejection = Problem;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Problem> {
+        let (account, credential) = signed_in(parts, state, true).await?;
+        Ok(Reader {
+            account,
+            credential,
+        })
+    }
+}
+
+/// The account behind the request's bearer token or session cookie; with `provisional`, a
+/// bearer token's account may come from memory, with the credential to check it by.
+async fn signed_in(
+    parts: &Parts,
+    state: &AppState,
+    provisional: bool,
+) -> Result<(Account, Option<Credential>), Problem> {
+    if let Some(auth) = parts.headers.get(header::AUTHORIZATION) {
+        let token = auth
+            .to_str()
+            .ok()
+            .and_then(|v| {
+                v.strip_prefix("Bearer ")
+                    .or_else(|| v.strip_prefix("bearer "))
+            })
+            .map(str::trim)
+            .ok_or_else(Problem::unauthorized)?;
+        let found = if provisional {
+            state
+                .store
+                .bearer_credential(token)
+                .await?
+                .map(|(account, credential)| (account, Some(credential)))
+        } else {
+            state
+                .store
+                .account_for_token(token)
+                .await?
+                .map(|account| (account, None))
+        };
+        return found.ok_or_else(Problem::unauthorized);
+    }
+    let session = cookie(parts, SESSION_COOKIE).ok_or_else(Problem::unauthorized)?;
+    let (account, csrf) = state
+        .store
+        .account_for_session(&session)
+        .await?
+        .ok_or_else(Problem::unauthorized)?;
+    let safe = matches!(parts.method, Method::GET | Method::HEAD | Method::OPTIONS);
+    if !safe {
+        let sent = parts.headers.get(CSRF_HEADER).and_then(|v| v.to_str().ok());
+        if !sent.is_some_and(|sent| careplan_store::accounts::same_secret(&csrf, sent)) {
+            return Err(Problem::forbidden(
+                "The request's security token is missing or wrong: reload the page and try again",
+            ));
+        }
+    }
+    Ok((account, None))
 }
 
 /// The value of one cookie.

@@ -156,6 +156,7 @@ impl From<StoreError> for Problem {
                 err.to_string(),
             ),
             StoreError::Forbidden(sentence) => Problem::forbidden(sentence),
+            StoreError::Unauthenticated => Problem::unauthorized(),
             StoreError::NoSuchAccount(_) | StoreError::NoSuchPerson(_) => {
                 Problem::not_found(err.to_string())
             }
@@ -170,6 +171,7 @@ impl From<StoreError> for Problem {
             | StoreError::Database(_)
             | StoreError::Migrate(_)
             | StoreError::Secret(_)
+            | StoreError::Stale
             | StoreError::Audit(_) => {
                 tracing::error!(error = %err, "store failure");
                 Problem::internal()

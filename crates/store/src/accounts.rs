@@ -35,6 +35,7 @@ use time::format_description::BorrowedFormatItem;
 use time::format_description::well_known::Rfc3339;
 use time::macros::format_description;
 
+use crate::cache::{CachedToken, Epoch};
 use crate::{Store, StoreError};
 
 /// Passwords shorter than this are refused (NCSC and NIST SP 800-63B favour length over rules).
@@ -86,6 +87,34 @@ impl Account {
             name: text_or(&self.display_name, &self.username),
             role: self.role,
         }
+    }
+}
+
+/// How a request signed in, kept by a [`Handle`](crate::handle::Handle) so that a read made
+/// with an account taken from memory can be checked against the database when it must be.
+#[derive(Clone)]
+pub struct Credential {
+    /// The SHA-256 of the bearer token.
+    hash: String,
+    /// The account as it was when the token was looked up.
+    account: Account,
+    /// The read cache's epoch, if the account was taken from memory.
+    epoch: Option<Epoch>,
+}
+
+impl Credential {
+    /// The epoch the account was taken from memory at (`None`: read from the database).
+    pub(crate) fn epoch(&self) -> Option<Epoch> {
+        self.epoch
+    }
+}
+
+impl fmt::Debug for Credential {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Credential")
+            .field("account", &self.account.username)
+            .field("epoch", &self.epoch)
+            .finish_non_exhaustive()
     }
 }
 
@@ -490,6 +519,7 @@ impl Store {
             .execute(&mut *tx)
             .await?;
         tx.commit().await?;
+        self.cache.invalidate();
         Ok(())
     }
 
@@ -510,6 +540,7 @@ impl Store {
                 .await?;
         }
         tx.commit().await?;
+        self.cache.invalidate();
         Ok(())
     }
 
@@ -547,18 +578,80 @@ impl Store {
     }
 
     /// The account a bearer token acts for, unless the token is unknown or revoked or the
-    /// account disabled. Records when the token was last used, to the minute.
+    /// account disabled. Records when the token was last used, to the minute. Always asks the
+    /// database.
     pub async fn account_for_token(&self, token: &str) -> Result<Option<Account>, StoreError> {
         if !token.starts_with(TOKEN_PREFIX) {
             return Ok(None);
         }
+        Ok(self
+            .token_in_database(&secret_hash(token), None)
+            .await?
+            .map(|t| t.account))
+    }
+
+    /// As [`Store::account_for_token`], for a request whose only use of the account is audited
+    /// reads through a [`Handle`](crate::handle::Handle) made
+    /// [`with_credential`](crate::handle::Handle::with_credential): the account may come from
+    /// memory, and each read checks, when its audit entry is committed, that nothing about the
+    /// token or account has changed since (see `cache.rs`).
+    pub async fn bearer_credential(
+        &self,
+        token: &str,
+    ) -> Result<Option<(Account, Credential)>, StoreError> {
+        if !token.starts_with(TOKEN_PREFIX) {
+            return Ok(None);
+        }
         let hash = secret_hash(token);
+        let now = OffsetDateTime::now_utc();
+        if let Some((cached, epoch)) = self.cache.token(&hash)
+            && cached
+                .last_used
+                .is_some_and(|at| now - at < TOKEN_USE_RESOLUTION)
+        {
+            let credential = Credential {
+                hash,
+                account: cached.account.clone(),
+                epoch: Some(epoch),
+            };
+            return Ok(Some((cached.account, credential)));
+        }
+        let since = self.cache.epoch();
+        let Some(found) = self.token_in_database(&hash, Some(now)).await? else {
+            return Ok(None);
+        };
+        let account = found.account.clone();
+        self.cache.put_token(hash.clone(), found, since);
+        let credential = Credential {
+            hash,
+            account: account.clone(),
+            epoch: None,
+        };
+        Ok(Some((account, credential)))
+    }
+
+    /// Checks a credential against the database: the token still exists and acts for the same,
+    /// enabled account, unchanged. Otherwise the sign-in is no longer valid.
+    pub(crate) async fn recheck(&self, credential: &Credential) -> Result<(), StoreError> {
+        match self.token_in_database(&credential.hash, None).await? {
+            Some(found) if found.account == credential.account => Ok(()),
+            _ => Err(StoreError::Unauthenticated),
+        }
+    }
+
+    /// The enabled account behind a token's hash, read from the database, with when the token
+    /// was last used; writes the use down when the record is over a minute old.
+    async fn token_in_database(
+        &self,
+        hash: &str,
+        now: Option<OffsetDateTime>,
+    ) -> Result<Option<CachedToken>, StoreError> {
         let sql = format!(
             "SELECT {ACCOUNT_COLUMNS}, t.last_used_at FROM api_tokens t \
              JOIN accounts a ON a.id = t.account_id WHERE t.token_hash = $1"
         );
         let Some(row) = sqlx::query(sqlx::AssertSqlSafe(sql))
-            .bind(&hash)
+            .bind(hash)
             .fetch_optional(&mut *self.reader.get().await?)
             .await?
         else {
@@ -569,20 +662,18 @@ impl Store {
             return Ok(None);
         }
         // Read on the reader, written only when stale: most requests cost no write at all.
-        let now = OffsetDateTime::now_utc();
+        let now = now.unwrap_or_else(OffsetDateTime::now_utc);
         let last_used: Option<String> = row.try_get("last_used_at")?;
-        let stale = match last_used.as_deref().map(parse_stored_time).transpose()? {
-            Some(at) => now - at >= TOKEN_USE_RESOLUTION,
-            None => true,
-        };
-        if stale {
+        let mut last_used = last_used.as_deref().map(parse_stored_time).transpose()?;
+        if last_used.is_none_or(|at| now - at >= TOKEN_USE_RESOLUTION) {
             sqlx::query("UPDATE api_tokens SET last_used_at = $1 WHERE token_hash = $2")
                 .bind(stored_time(now))
-                .bind(&hash)
+                .bind(hash)
                 .execute(&self.writer)
                 .await?;
+            last_used = Some(now);
         }
-        Ok(Some(account))
+        Ok(Some(CachedToken { account, last_used }))
     }
 
     /// Revokes a bearer token; `false` if there was no such token.
@@ -591,6 +682,7 @@ impl Store {
             .bind(secret_hash(token))
             .execute(&self.writer)
             .await?;
+        self.cache.invalidate();
         Ok(done.rows_affected() > 0)
     }
 

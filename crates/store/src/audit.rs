@@ -52,6 +52,7 @@ use sqlx::any::AnyRow;
 use sqlx::{AnyConnection, Connection, Row};
 use time::OffsetDateTime;
 
+use crate::cache::Epoch;
 use crate::commit::Committer;
 use crate::encoding::to_i64;
 use crate::script::{Arg, Script};
@@ -468,7 +469,17 @@ pub(crate) fn push_after(
 #[derive(Debug)]
 pub(crate) struct Pending {
     entries: Vec<AuditEntry>,
-    done: tokio::sync::oneshot::Sender<Result<(), String>>,
+    /// The read cache's epoch the access depends on (`None`: nothing taken from memory).
+    epoch: Option<Epoch>,
+    done: tokio::sync::oneshot::Sender<Result<(), Refused>>,
+}
+
+/// Why entries were not committed.
+#[derive(Debug, Clone)]
+enum Refused {
+    /// What the access was decided on has changed since: nothing was written.
+    Stale,
+    Failed(String),
 }
 
 /// The most entries one group commit takes.
@@ -491,17 +502,40 @@ pub(crate) fn start_writer(committer: Committer) -> tokio::sync::mpsc::Unbounded
                     Err(_) => break,
                 }
             }
-            let entries: Vec<AuditEntry> = group
-                .iter()
-                .flat_map(|p| p.entries.iter().cloned())
-                .collect();
             let at = Timestamp::from_datetime(OffsetDateTime::now_utc());
-            let result = committer
-                .commit(&Script::default(), &entries, at)
-                .await
-                .map_err(|e| e.to_string());
-            for pending in group {
-                let _ = pending.done.send(result.clone());
+            let accepted = match committer.backend() {
+                Backend::Sqlite => {
+                    let tagged: Vec<(Option<Epoch>, &[AuditEntry])> = group
+                        .iter()
+                        .map(|p| (p.epoch, p.entries.as_slice()))
+                        .collect();
+                    committer.commit_audit_group(&tagged, at).await
+                }
+                // No read cache: every access was decided on what the database said.
+                Backend::Postgres => {
+                    let entries: Vec<AuditEntry> = group
+                        .iter()
+                        .flat_map(|p| p.entries.iter().cloned())
+                        .collect();
+                    committer
+                        .commit(&Script::default(), &entries, at)
+                        .await
+                        .map(|()| vec![true; group.len()])
+                }
+            };
+            match accepted {
+                Ok(accepted) => {
+                    for (pending, ok) in group.into_iter().zip(accepted) {
+                        let reply = if ok { Ok(()) } else { Err(Refused::Stale) };
+                        let _ = pending.done.send(reply);
+                    }
+                }
+                Err(e) => {
+                    let e = Refused::Failed(e.to_string());
+                    for pending in group {
+                        let _ = pending.done.send(Err(e.clone()));
+                    }
+                }
             }
         }
     });
@@ -516,16 +550,34 @@ impl Store {
     /// commit): the first to arrive starts it, everyone waiting at that moment joins it, so many
     /// audited reads cost one fsync between them instead of one each.
     pub async fn audit(&self, entries: Vec<AuditEntry>) -> Result<(), StoreError> {
+        self.audit_read(entries, None).await
+    }
+
+    /// As [`Store::audit`], for an access decided on facts taken from the read cache at `epoch`:
+    /// if any of them has changed since, nothing is written and the answer is
+    /// [`StoreError::Stale`] (see `cache.rs`).
+    pub(crate) async fn audit_read(
+        &self,
+        entries: Vec<AuditEntry>,
+        epoch: Option<Epoch>,
+    ) -> Result<(), StoreError> {
         if entries.is_empty() {
             return Ok(());
         }
+        let stopped = || StoreError::Audit("the audit writer has stopped".into());
         let (done, wait) = tokio::sync::oneshot::channel();
         self.audit_queue
-            .send(Pending { entries, done })
-            .map_err(|_| StoreError::Audit("the audit writer has stopped".into()))?;
-        wait.await
-            .map_err(|_| StoreError::Audit("the audit writer has stopped".into()))?
-            .map_err(StoreError::Audit)
+            .send(Pending {
+                entries,
+                epoch,
+                done,
+            })
+            .map_err(|_| stopped())?;
+        match wait.await.map_err(|_| stopped())? {
+            Ok(()) => Ok(()),
+            Err(Refused::Stale) => Err(StoreError::Stale),
+            Err(Refused::Failed(e)) => Err(StoreError::Audit(e)),
+        }
     }
 
     /// Entries of the audit trail, filtered, in `seq` order (oldest first unless

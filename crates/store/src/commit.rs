@@ -20,6 +20,7 @@ use sqlx::any::AnyConnectOptions;
 use sqlx::{AnyConnection, AnyPool, ConnectOptions, Connection, Executor};
 
 use crate::audit::{AuditEntry, ChainEnd, append_in, push_after, read_head};
+use crate::cache::{Epoch, ReadCache};
 use crate::script::Script;
 use crate::{Backend, StoreError};
 
@@ -37,6 +38,12 @@ pub(crate) struct Committer {
     options: AnyConnectOptions,
     /// The end of the audit chain as this process last committed it (SQLite only).
     chain_end: Arc<Mutex<Option<ChainEnd>>>,
+    /// What reads keep in memory: dropped after every commit made here, and whenever the audit
+    /// writer finds that another connection has committed.
+    cache: Arc<ReadCache>,
+    /// `PRAGMA data_version` of the SQLite connection when the audit writer last asked (`None`
+    /// until it asks, and again whenever the connection is opened afresh).
+    data_version: Arc<Mutex<Option<i64>>>,
 }
 
 /// The SQLite connection in the middle of a one-script transaction. If the future running the
@@ -84,14 +91,36 @@ fn chain_moved(e: &StoreError) -> bool {
 }
 
 impl Committer {
-    pub(crate) fn new(backend: Backend, writer: AnyPool, options: AnyConnectOptions) -> Committer {
+    pub(crate) fn new(
+        backend: Backend,
+        writer: AnyPool,
+        options: AnyConnectOptions,
+        cache: Arc<ReadCache>,
+    ) -> Committer {
         Committer {
             backend,
             writer,
             sqlite: Arc::default(),
             options,
             chain_end: Arc::default(),
+            cache,
+            data_version: Arc::default(),
         }
+    }
+
+    /// Opens the SQLite connection if it is not open; a new connection has seen no data version.
+    async fn open(&self, slot: &mut Option<AnyConnection>) -> Result<(), StoreError> {
+        if slot.is_none() {
+            let mut conn = self.options.connect().await?;
+            conn.execute(crate::SQLITE_PRAGMAS).await?;
+            *slot = Some(conn);
+            *self.data_version.lock().unwrap_or_else(|e| e.into_inner()) = None;
+        }
+        Ok(())
+    }
+
+    pub(crate) fn backend(&self) -> Backend {
+        self.backend
     }
 
     /// Closes the SQLite connection, if open, once any commit under way has finished.
@@ -121,7 +150,7 @@ impl Committer {
         audit: &[AuditEntry],
         at: Timestamp,
     ) -> Result<(), StoreError> {
-        match self.backend {
+        let result = match self.backend {
             Backend::Sqlite => self.commit_sqlite(change, audit, at).await,
             Backend::Postgres => {
                 let mut tx = self.writer.begin().await?;
@@ -131,6 +160,87 @@ impl Committer {
                 append_in(&mut tx, self.backend, audit, at).await?;
                 tx.commit().await?;
                 Ok(())
+            }
+        };
+        // Before the change is acknowledged, nothing read before it may be served from memory.
+        self.cache.invalidate();
+        result
+    }
+
+    /// Commits the audit entries of a group of reads (SQLite), each group of entries tagged with
+    /// the cache epoch its read depends on, and says which were accepted.
+    ///
+    /// Inside the write transaction, before anything is written, it asks whether another
+    /// connection has committed since this one last looked (`PRAGMA data_version`); if so the
+    /// read cache is dropped. A read whose epoch is then no longer the cache's is refused (its
+    /// entries are not written: it will be made again from the database); the others' entries
+    /// are appended to the chain, whose end is read in the same round trip.
+    pub(crate) async fn commit_audit_group(
+        &self,
+        groups: &[(Option<Epoch>, &[AuditEntry])],
+        at: Timestamp,
+    ) -> Result<Vec<bool>, StoreError> {
+        let mut slot = self.sqlite.lock().await;
+        self.open(&mut slot).await?;
+        let mut held = Unfinished { slot, done: false };
+        let outcome = async {
+            let row = sqlx::query(
+                "BEGIN IMMEDIATE; \
+                 SELECT (SELECT data_version FROM pragma_data_version()), seq, hash \
+                 FROM audit_head WHERE id = 1",
+            )
+            // All rows of the statement list: `fetch_optional` would stop at BEGIN, which has none.
+            .fetch_all(held.conn())
+            .await?
+            .into_iter()
+            .next()
+            .ok_or_else(|| StoreError::Corrupt("the audit trail's head row is missing".into()))?;
+            let version: i64 = sqlx::Row::try_get(&row, 0)?;
+            let seq: i64 = sqlx::Row::try_get(&row, 1)?;
+            let head = ChainEnd {
+                seq: u64::try_from(seq).map_err(|_| {
+                    StoreError::Corrupt(format!("the audit trail's head is at entry {seq}"))
+                })?,
+                hash: sqlx::Row::try_get(&row, 2)?,
+            };
+            let seen = self
+                .data_version
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .replace(version);
+            if seen != Some(version) {
+                self.cache.invalidate();
+            }
+            let accepted: Vec<bool> = groups.iter().map(|(e, _)| self.cache.holds(*e)).collect();
+            let entries: Vec<AuditEntry> = groups
+                .iter()
+                .zip(&accepted)
+                .filter(|(_, ok)| **ok)
+                .flat_map(|((_, entries), _)| entries.iter().cloned())
+                .collect();
+            let mut script = Script::default();
+            let end = if entries.is_empty() {
+                script.push("ROLLBACK", Vec::new());
+                head
+            } else {
+                let end = push_after(head, &entries, at, &mut script);
+                script.push("COMMIT", Vec::new());
+                end
+            };
+            Script::run_sqlite_parts(&[&script], held.conn()).await?;
+            Ok::<_, StoreError>((accepted, end))
+        }
+        .await;
+        match outcome {
+            Ok((accepted, end)) => {
+                self.remember(Some(end));
+                held.finish();
+                Ok(accepted)
+            }
+            Err(e) => {
+                rollback(&mut held).await;
+                self.remember(None);
+                held.failed(e).map(|()| Vec::new())
             }
         }
     }
@@ -148,11 +258,7 @@ impl Committer {
         let mut end = Script::default();
         end.push("COMMIT", Vec::new());
         let mut slot = self.sqlite.lock().await;
-        if slot.is_none() {
-            let mut conn = self.options.connect().await?;
-            conn.execute(crate::SQLITE_PRAGMAS).await?;
-            *slot = Some(conn);
-        }
+        self.open(&mut slot).await?;
         let mut held = Unfinished { slot, done: false };
         // First with the remembered end: one round trip.
         if let Some(head) = self.remembered() {

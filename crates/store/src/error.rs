@@ -55,6 +55,13 @@ pub enum StoreError {
     /// An audit entry could not be made durable, so the access it records did not happen.
     #[error("The audit trail could not be written: {0}")]
     Audit(String),
+    /// What a read was decided on changed before its audit entry was committed; the read is
+    /// made again from the database, so this never reaches a caller of a `Handle`.
+    #[error("The plan or the sign-in changed while it was being read: try again")]
+    Stale,
+    /// The bearer token or session a read was made with no longer signs anyone in.
+    #[error("The sign-in is no longer valid: sign in again")]
+    Unauthenticated,
     /// Stored data could not be read back: a bug or damage, never bad input.
     #[error("The stored plan could not be read: {0}")]
     Corrupt(String),

@@ -4,6 +4,7 @@
 //! rules hold on every path (JSON API, FHIR, web pages, CLI) without each one repeating them.
 
 use std::collections::BTreeSet;
+use std::sync::Arc;
 
 use careplan_model::{
     Access, Actor, Audience, Command, ConsentScope, Person, Plan, PlanDiff, PlanId, Release,
@@ -14,7 +15,9 @@ use serde::Serialize;
 use sqlx::Row;
 use time::OffsetDateTime;
 
+use crate::accounts::Credential;
 use crate::audit::{AuditEntry, AuditOutcome, action};
+use crate::cache::{Epoch, earliest};
 use crate::read::{PeopleScope, PlanRef};
 use crate::read::{PersonSummary, VersionInfo};
 use crate::script::Script;
@@ -46,12 +49,24 @@ pub struct HistoryEntry {
     pub withheld: bool,
 }
 
+/// An audited read's access decision and what it was decided on.
+#[derive(Debug)]
+struct Opened {
+    plan: std::sync::Arc<Plan>,
+    view: Viewed<()>,
+    /// The read cache's epoch the decision depends on.
+    epoch: Option<Epoch>,
+}
+
 /// A requester's view of the store.
 #[derive(Debug, Clone)]
 pub struct Handle {
     pub(crate) store: Store,
     requester: Requester,
     actor: Actor,
+    /// How the requester signed in, when that may have been decided from memory
+    /// ([`Store::bearer_credential`]); checked again whenever a read cannot be confirmed.
+    credential: Option<Credential>,
 }
 
 impl Store {
@@ -61,6 +76,7 @@ impl Store {
             store: self.clone(),
             requester,
             actor,
+            credential: None,
         }
     }
 
@@ -81,6 +97,41 @@ fn now() -> Timestamp {
 }
 
 impl Handle {
+    /// The same handle, for a requester signed in with `credential`. Reads then confirm, when
+    /// their audit entry commits, that the credential and account have not changed since they
+    /// were looked up; anything else this handle does checks the credential in the database
+    /// first.
+    pub fn with_credential(mut self, credential: Credential) -> Handle {
+        self.credential = Some(credential);
+        self
+    }
+
+    /// The epoch at which the requester's account was taken from memory, if it was.
+    fn provisional(&self) -> Option<Epoch> {
+        self.credential.as_ref().and_then(Credential::epoch)
+    }
+
+    /// Checks the sign-in in the database if it was taken from memory: before anything that
+    /// is not an audited read, and whenever a read finds that something changed.
+    async fn confirm(&self) -> Result<(), StoreError> {
+        match &self.credential {
+            Some(credential) if credential.epoch().is_some() => {
+                self.store.recheck(credential).await
+            }
+            _ => Ok(()),
+        }
+    }
+
+    /// Finds a plan by plan id, person id or NHS number, as [`Store::find_plan`]; a sign-in taken
+    /// from memory is checked before it is told that there is no such plan.
+    pub async fn find_plan(&self, key: &str) -> Result<PlanId, StoreError> {
+        let found = self.store.find_plan(key).await;
+        if found.is_err() {
+            self.confirm().await?;
+        }
+        found
+    }
+
     pub fn requester(&self) -> &Requester {
         &self.requester
     }
@@ -151,6 +202,7 @@ impl Handle {
         version: Option<VersionNumber>,
         view: Viewed<()>,
         value: T,
+        epoch: Option<Epoch>,
     ) -> Result<Viewed<T>, StoreError> {
         let detail = if view.withheld.is_empty() {
             String::new()
@@ -169,12 +221,87 @@ impl Handle {
                 })
                 .collect()
         };
-        self.store.audit(entries).await?;
+        self.store.audit_read(entries, epoch).await?;
         Ok(Viewed {
             value,
             withheld: view.withheld,
             releases_used: view.releases_used,
         })
+    }
+
+    /// Runs an audited read, `attempt(fresh)`, which opens the plan with
+    /// [`Handle::open_read`], makes its value and ends with [`Handle::finish_read`].
+    ///
+    /// The current plan and the requester's account may come from memory (`cache.rs`). If the
+    /// audit writer finds that something changed since, nothing is recorded and the read is
+    /// made again from the database (`fresh`), after checking the sign-in there.
+    async fn read<T, F>(&self, mut attempt: impl FnMut(bool) -> F) -> Result<Viewed<T>, StoreError>
+    where
+        F: Future<Output = Result<Viewed<T>, StoreError>>,
+    {
+        let mut fresh = false;
+        loop {
+            match attempt(fresh).await {
+                Err(StoreError::Stale) if !fresh => {}
+                // A provisional sign-in must not learn even that a plan or version is missing.
+                Err(e) if !fresh && self.provisional().is_some() => {
+                    self.confirm().await?;
+                    return Err(e);
+                }
+                done => return done,
+            }
+            self.confirm().await?;
+            fresh = true;
+        }
+    }
+
+    /// The access decision of an audited read (a denial is audited and refused), on the plan
+    /// as it is now: from memory unless `fresh`.
+    async fn open_read(
+        &self,
+        plan_ref: PlanRef<'_>,
+        action: &str,
+        fresh: bool,
+    ) -> Result<Opened, StoreError> {
+        let ((plan, releases), plan_epoch) = self.store.current_for_read(plan_ref, fresh).await?;
+        let epoch = if fresh {
+            None
+        } else {
+            earliest(self.provisional(), plan_epoch)
+        };
+        match decide(&plan, &self.requester, &releases, now()) {
+            Access::Denied(denial) => {
+                let mut e = self.entry(action, &plan, None, denial.sentence().to_owned());
+                e.outcome = AuditOutcome::Denied;
+                self.store.audit_read(vec![e], epoch).await?;
+                Err(StoreError::Forbidden(denial.sentence().to_owned()))
+            }
+            Access::Granted {
+                withheld,
+                releases_used,
+            } => Ok(Opened {
+                plan,
+                view: Viewed {
+                    value: (),
+                    withheld: withheld.sections.into_iter().collect(),
+                    releases_used,
+                },
+                epoch,
+            }),
+        }
+    }
+
+    /// Audits a read opened with [`Handle::open_read`] and returns its value.
+    async fn finish_read<T>(
+        &self,
+        opened: Opened,
+        action: &str,
+        version: Option<VersionNumber>,
+        value: T,
+    ) -> Result<Viewed<T>, StoreError> {
+        let Opened { plan, view, epoch } = opened;
+        self.audited(action, &plan, version, view, value, epoch)
+            .await
     }
 
     fn withheld_set(view: &Viewed<()>) -> careplan_model::Withheld {
@@ -184,25 +311,38 @@ impl Handle {
     }
 
     /// The plan as it is now, as this requester may see it.
-    pub async fn current(&self, plan_id: &PlanId) -> Result<Viewed<Plan>, StoreError> {
+    pub async fn current(&self, plan_id: &PlanId) -> Result<Viewed<Arc<Plan>>, StoreError> {
         self.current_ref(PlanRef::Id(plan_id)).await
     }
 
     /// The plan as it is now, found by NHS number, person id or plan id.
-    pub async fn current_by_key(&self, key: &str) -> Result<Viewed<Plan>, StoreError> {
+    pub async fn current_by_key(&self, key: &str) -> Result<Viewed<Arc<Plan>>, StoreError> {
         self.current_ref(PlanRef::Key(key)).await
     }
 
-    async fn current_ref(&self, plan_ref: PlanRef<'_>) -> Result<Viewed<Plan>, StoreError> {
-        let (plan, view) = self.open_ref(plan_ref, "read_plan").await?;
-        let shown = redact(&plan, &Self::withheld_set(&view));
-        let version = plan.version;
-        self.audited("read_plan", &plan, Some(version), view, shown)
-            .await
+    async fn current_ref(&self, plan_ref: PlanRef<'_>) -> Result<Viewed<Arc<Plan>>, StoreError> {
+        self.read(|fresh| async move {
+            let opened = self.open_read(plan_ref, action::READ_PLAN, fresh).await?;
+            // Shared as it is when nothing is withheld: most reads copy nothing.
+            let withheld = Self::withheld_set(&opened.view);
+            let shown = if withheld.is_nothing() {
+                Arc::clone(&opened.plan)
+            } else {
+                Arc::new(redact(&opened.plan, &withheld))
+            };
+            let version = Some(opened.plan.version);
+            self.finish_read(opened, action::READ_PLAN, version, shown)
+                .await
+        })
+        .await
     }
 
     /// The plan as it was at `number`, under the person's consent preferences as they are now.
-    pub async fn version(&self, plan_id: &PlanId, number: u64) -> Result<Viewed<Plan>, StoreError> {
+    pub async fn version(
+        &self,
+        plan_id: &PlanId,
+        number: u64,
+    ) -> Result<Viewed<Arc<Plan>>, StoreError> {
         Ok(self.version_and_latest(plan_id, number).await?.0)
     }
 
@@ -212,14 +352,29 @@ impl Handle {
         &self,
         plan_id: &PlanId,
         number: u64,
-    ) -> Result<(Viewed<Plan>, VersionNumber), StoreError> {
-        let (plan, view) = self.open(plan_id, "read_version").await?;
-        let old = self.store.version(plan_id, number).await?;
-        let shown = redact(&old, &Self::withheld_set(&view));
+    ) -> Result<(Viewed<Arc<Plan>>, VersionNumber), StoreError> {
         let viewed = self
-            .audited("read_version", &plan, Some(old.version), view, shown)
+            .read(|fresh| async move {
+                let opened = self
+                    .open_read(PlanRef::Id(plan_id), action::READ_VERSION, fresh)
+                    .await?;
+                let old = self.store.version(plan_id, number).await?;
+                let version = Some(old.version);
+                let shown = Arc::new(redact(&old, &Self::withheld_set(&opened.view)));
+                let latest = opened.plan.version;
+                self.finish_read(opened, action::READ_VERSION, version, (shown, latest))
+                    .await
+            })
             .await?;
-        Ok((viewed, plan.version))
+        let (shown, latest) = viewed.value;
+        Ok((
+            Viewed {
+                value: shown,
+                withheld: viewed.withheld,
+                releases_used: viewed.releases_used,
+            },
+            latest,
+        ))
     }
 
     /// Versions after `after`, at most `limit`, with entries about withheld sections blanked.
@@ -229,32 +384,38 @@ impl Handle {
         after: u64,
         limit: u32,
     ) -> Result<Viewed<Vec<HistoryEntry>>, StoreError> {
-        let (plan, view) = self.open(plan_id, "read_history").await?;
-        let hidden: BTreeSet<Section> = view.withheld.iter().copied().collect();
-        let entries = self
-            .store
-            .history(plan_id, after, limit)
-            .await?
-            .into_iter()
-            .map(|v: VersionInfo| {
-                let withheld = !hidden.is_disjoint(&sections_touched(&v.command, &plan));
-                HistoryEntry {
-                    number: v.number,
-                    at: v.at,
-                    by: v.by,
-                    summary: if withheld {
-                        "A change to a part of the plan you may not see".into()
-                    } else {
-                        v.command.summary()
-                    },
-                    command: (!withheld).then_some(v.command),
-                    reason: if withheld { None } else { v.reason },
-                    withheld,
-                }
-            })
-            .collect();
-        self.audited("read_history", &plan, None, view, entries)
-            .await
+        self.read(|fresh| async move {
+            let opened = self
+                .open_read(PlanRef::Id(plan_id), action::READ_HISTORY, fresh)
+                .await?;
+            let plan = &opened.plan;
+            let hidden: BTreeSet<Section> = opened.view.withheld.iter().copied().collect();
+            let entries = self
+                .store
+                .history(plan_id, after, limit)
+                .await?
+                .into_iter()
+                .map(|v: VersionInfo| {
+                    let withheld = !hidden.is_disjoint(&sections_touched(&v.command, plan));
+                    HistoryEntry {
+                        number: v.number,
+                        at: v.at,
+                        by: v.by,
+                        summary: if withheld {
+                            "A change to a part of the plan you may not see".into()
+                        } else {
+                            v.command.summary()
+                        },
+                        command: (!withheld).then_some(v.command),
+                        reason: if withheld { None } else { v.reason },
+                        withheld,
+                    }
+                })
+                .collect();
+            self.finish_read(opened, action::READ_HISTORY, None, entries)
+                .await
+        })
+        .await
     }
 
     /// What changed between two versions, as this requester may see them.
@@ -264,13 +425,18 @@ impl Handle {
         a: u64,
         b: u64,
     ) -> Result<Viewed<PlanDiff>, StoreError> {
-        let (plan, view) = self.open(plan_id, "read_diff").await?;
-        let withheld = Self::withheld_set(&view);
-        let from = redact(&self.store.version(plan_id, a).await?, &withheld);
-        let to = redact(&self.store.version(plan_id, b).await?, &withheld);
-        let diff = careplan_model::diff(&from, &to);
-        self.audited("read_diff", &plan, Some(to.version), view, diff)
-            .await
+        self.read(|fresh| async move {
+            let opened = self
+                .open_read(PlanRef::Id(plan_id), action::READ_DIFF, fresh)
+                .await?;
+            let withheld = Self::withheld_set(&opened.view);
+            let from = redact(&self.store.version(plan_id, a).await?, &withheld);
+            let to = redact(&self.store.version(plan_id, b).await?, &withheld);
+            let diff = careplan_model::diff(&from, &to);
+            self.finish_read(opened, action::READ_DIFF, Some(to.version), diff)
+                .await
+        })
+        .await
     }
 
     /// Applies commands as the next versions, if this requester may make each of them.
@@ -281,6 +447,7 @@ impl Handle {
         mut commands: Vec<Command>,
         reason: Option<Text>,
     ) -> Result<Vec<Committed>, StoreError> {
+        self.confirm().await?;
         let (plan, view) = self.open(plan_id, "write").await?;
         for command in &mut commands {
             self.store.resolve_member_account(command).await?;
@@ -300,6 +467,7 @@ impl Handle {
         base: VersionNumber,
         mut commands: Vec<Command>,
     ) -> Result<(), StoreError> {
+        self.confirm().await?;
         let (plan, view) = self.open(plan_id, "write").await?;
         if plan.version != base {
             return Err(StoreError::Conflict {
@@ -367,6 +535,7 @@ impl Handle {
         person: Person,
         mut commands: Vec<Command>,
     ) -> Result<Vec<Committed>, StoreError> {
+        self.confirm().await?;
         if !matches!(self.requester.role, Role::Practitioner | Role::System) {
             return Err(StoreError::Forbidden(format!(
                 "As {} you may not add people",
@@ -411,6 +580,7 @@ impl Handle {
         limit: u32,
         offset: u32,
     ) -> Result<Vec<PersonSummary>, StoreError> {
+        self.confirm().await?;
         match self.scope()? {
             Some(scope) => self.store.people_in(search, limit, offset, &scope).await,
             None => Ok(Vec::new()),
@@ -438,6 +608,7 @@ impl Handle {
     /// a resource by id only; item ids are unique within a plan). Reads no plan data, so it is
     /// not audited: opening one of the plans is.
     pub async fn plans_with_item(&self, item_id: &str) -> Result<Vec<PlanId>, StoreError> {
+        self.confirm().await?;
         match self.scope()? {
             Some(scope) => self.store.plans_with_item(item_id, &scope).await,
             None => Ok(Vec::new()),
@@ -451,19 +622,19 @@ impl Handle {
         plan_id: &PlanId,
         numbers: &[u64],
     ) -> Result<Viewed<Vec<Plan>>, StoreError> {
-        let (plan, view) = self.open(plan_id, action::READ_VERSIONS).await?;
-        let withheld = Self::withheld_set(&view);
-        let mut plans = Vec::with_capacity(numbers.len());
-        for &n in numbers {
-            plans.push(redact(&self.store.version(plan_id, n).await?, &withheld));
-        }
-        self.audited(
-            action::READ_VERSIONS,
-            &plan,
-            plans.first().map(|p| p.version),
-            view,
-            plans,
-        )
+        self.read(|fresh| async move {
+            let opened = self
+                .open_read(PlanRef::Id(plan_id), action::READ_VERSIONS, fresh)
+                .await?;
+            let withheld = Self::withheld_set(&opened.view);
+            let mut plans = Vec::with_capacity(numbers.len());
+            for &n in numbers {
+                plans.push(redact(&self.store.version(plan_id, n).await?, &withheld));
+            }
+            let first = plans.first().map(|p| p.version);
+            self.finish_read(opened, action::READ_VERSIONS, first, plans)
+                .await
+        })
         .await
     }
 
@@ -477,6 +648,7 @@ impl Handle {
         reason: Text,
         expires_at: Timestamp,
     ) -> Result<Release, StoreError> {
+        self.confirm().await?;
         if !matches!(self.requester.role, Role::DataController | Role::System) {
             return Err(StoreError::Forbidden(
                 "Only a data controller may release a restricted record".into(),
@@ -517,6 +689,7 @@ impl Handle {
 
     /// A plan's releases: for data controllers, and for the person and their representative.
     pub async fn releases(&self, plan_id: &PlanId) -> Result<Vec<Release>, StoreError> {
+        self.confirm().await?;
         let (plan, _) = self.open(plan_id, "read_releases").await?;
         let own = matches!(self.requester.role, Role::Person | Role::Representative)
             && self.requester.person.as_ref() == Some(&plan.details.person_id);

@@ -9,6 +9,7 @@ pub mod accounts;
 pub mod attach;
 pub mod audit;
 mod blob_refs;
+mod cache;
 mod commit;
 mod encoding;
 mod error;
@@ -81,6 +82,9 @@ pub struct Inner {
     plan_ids: Recent<String, PlanId>,
     /// Audit entries of reads and denials go to one writer task that commits them in groups.
     audit_queue: tokio::sync::mpsc::UnboundedSender<audit::Pending>,
+    /// What audited reads may take from memory: token accounts and current plans, checked when
+    /// the read's audit entry commits (SQLite only; see `cache.rs`).
+    cache: Arc<cache::ReadCache>,
 }
 
 /// A small map, bounded in size, for what is worth remembering between requests. Entries are
@@ -183,7 +187,9 @@ impl Store {
                 };
                 let writer = pool(1).await?;
                 let reader = readers::Readers::own(options.clone(), 4);
-                let committer = commit::Committer::new(backend, writer.clone(), options.clone());
+                let cache = Arc::new(cache::ReadCache::new(true));
+                let committer =
+                    commit::Committer::new(backend, writer.clone(), options.clone(), cache.clone());
                 let audit_queue = audit::start_writer(committer.clone());
                 Store(Arc::new(Inner {
                     backend,
@@ -194,6 +200,7 @@ impl Store {
                     releases: Recent::default(),
                     plan_ids: Recent::default(),
                     audit_queue,
+                    cache,
                 }))
             }
             Backend::Postgres => {
@@ -210,7 +217,9 @@ impl Store {
                     .acquire_timeout(Duration::from_secs(30))
                     .connect_with(options.clone())
                     .await?;
-                let committer = commit::Committer::new(backend, pool.clone(), options.clone());
+                let cache = Arc::new(cache::ReadCache::new(false));
+                let committer =
+                    commit::Committer::new(backend, pool.clone(), options.clone(), cache.clone());
                 let audit_queue = audit::start_writer(committer.clone());
                 Store(Arc::new(Inner {
                     backend,
@@ -221,6 +230,7 @@ impl Store {
                     releases: Recent::default(),
                     plan_ids: Recent::default(),
                     audit_queue,
+                    cache,
                 }))
             }
         };

@@ -8,6 +8,7 @@ use careplan_model::{
 use serde::Serialize;
 use sqlx::{AnyConnection, Row};
 
+use crate::cache::{CurrentPlan, Epoch};
 use crate::encoding::{decode_command, decode_item, decode_time, to_i64};
 use crate::handle::releases_of;
 use crate::{Store, StoreError};
@@ -215,6 +216,27 @@ impl Store {
             }
         };
         Ok((current, releases))
+    }
+
+    /// The plan as it is now and its releases, for an audited read: from the read cache unless
+    /// `fresh`, with the cache epoch they were taken at (`None` when read from the database,
+    /// which needs no later check).
+    pub(crate) async fn current_for_read(
+        &self,
+        plan: PlanRef<'_>,
+        fresh: bool,
+    ) -> Result<(CurrentPlan, Option<Epoch>), StoreError> {
+        let key = match plan {
+            PlanRef::Id(id) => id.as_str(),
+            PlanRef::Key(key) => key.trim(),
+        };
+        if !fresh && let Some((current, epoch)) = self.cache.plan(key) {
+            return Ok((current, Some(epoch)));
+        }
+        let since = self.cache.epoch();
+        let current = self.current_with_releases(plan).await?;
+        self.cache.put_plan(key.to_owned(), current.clone(), since);
+        Ok((current, None))
     }
 
     /// The current version number of a plan and when it was committed.

@@ -25,6 +25,7 @@ impl From<StoreError> for PageError {
                 PageError::NotFound(e.to_string())
             }
             StoreError::Forbidden(s) => PageError::Forbidden(s),
+            StoreError::Unauthenticated => PageError::SignIn("/".into()),
             StoreError::Rejected(_) | StoreError::Conflict { .. } => {
                 PageError::BadRequest(e.to_string())
             }

@@ -19,6 +19,7 @@ use careplan_store::StoreError;
 use careplan_store::handle::Viewed;
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
+use std::sync::Arc;
 
 use crate::WebState;
 use crate::caseload::capitalise;
@@ -1934,7 +1935,7 @@ fn query_string(q: &FormQuery) -> String {
     }
 }
 
-fn context<'a>(viewed: &'a Viewed<Plan>, q: &FormQuery) -> Ctx<'a> {
+fn context<'a>(viewed: &'a Viewed<Arc<Plan>>, q: &FormQuery) -> Ctx<'a> {
     Ctx {
         plan: &viewed.value,
         item: q.item.as_deref().and_then(|i| ItemId::parse(i).ok()),

@@ -212,13 +212,13 @@ fn archived(meta: &ItemMeta) -> Option<String> {
 
 /// Builds the view of `plan` for a page at `base` (`/people/{person}`).
 pub fn build(
-    viewed: &Viewed<Plan>,
+    viewed: &Viewed<impl std::borrow::Borrow<Plan>>,
     base: &str,
     can: Abilities,
     show_archived: bool,
     csrf: &str,
 ) -> PlanView {
-    let plan = &viewed.value;
+    let plan: &Plan = viewed.value.borrow();
     let withheld: BTreeSet<Section> = viewed.withheld.iter().copied().collect();
     let change = |form: &str, item: &ItemId| format!("{base}/change/{form}?item={item}");
     let shown = |meta: &ItemMeta| show_archived || meta.is_active();
@@ -1230,7 +1230,7 @@ pub async fn print_page(
 /// The plan page for an earlier version (read-only).
 pub fn old_version_page(
     session: &Session,
-    viewed: &Viewed<Plan>,
+    viewed: &Viewed<std::sync::Arc<Plan>>,
     latest: u64,
 ) -> Result<Response, PageError> {
     let base = format!("/people/{}", viewed.value.details.person_id);

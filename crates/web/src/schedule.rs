@@ -132,7 +132,7 @@ async fn open(
     state: &WebState,
     session: &Session,
     person: &str,
-) -> Result<careplan_store::handle::Viewed<Plan>, PageError> {
+) -> Result<careplan_store::handle::Viewed<std::sync::Arc<Plan>>, PageError> {
     let viewed = session.handle(state).current_by_key(person).await?;
     if viewed.withheld.contains(&Section::Actions) {
         return Err(PageError::Forbidden(

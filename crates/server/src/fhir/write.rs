@@ -499,7 +499,7 @@ async fn write_into(
     }
     let commands = commands_for(&plan, incoming, url)?;
     if commands.is_empty() {
-        return Ok(plan);
+        return Ok(std::sync::Arc::unwrap_or_clone(plan));
     }
     let mut committed = h.apply(plan_id, base_version, commands, None).await?;
     Ok(committed.pop().expect("at least one command").plan)
