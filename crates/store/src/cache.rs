@@ -73,8 +73,10 @@ struct State {
     plans: HashMap<String, CurrentPlan>,
 }
 
-/// Entries kept per map; a full map is emptied (a miss costs one database read).
-const CAPACITY: usize = 1024;
+/// Tokens kept; a full map is emptied (a miss costs one database read).
+const TOKENS: usize = 1024;
+/// Plans kept (as many as the head cache in `lib.rs`: a decoded plan can be large).
+const PLANS: usize = 256;
 
 impl ReadCache {
     pub(crate) fn new(enabled: bool) -> ReadCache {
@@ -118,7 +120,7 @@ impl ReadCache {
         if !self.enabled || Some(state.epoch) != since {
             return;
         }
-        if state.tokens.len() >= CAPACITY {
+        if state.tokens.len() >= TOKENS {
             state.tokens.clear();
         }
         state.tokens.insert(hash, token);
@@ -138,7 +140,7 @@ impl ReadCache {
         if !self.enabled || Some(state.epoch) != since {
             return;
         }
-        if state.plans.len() >= CAPACITY {
+        if state.plans.len() >= PLANS {
             state.plans.clear();
         }
         state.plans.insert(key, plan);
