@@ -52,7 +52,7 @@ pub struct HistoryEntry {
 /// An audited read's access decision and what it was decided on.
 #[derive(Debug)]
 struct Opened {
-    plan: std::sync::Arc<Plan>,
+    plan: Arc<Plan>,
     view: Viewed<()>,
     /// The read cache's epoch the decision depends on.
     epoch: Option<Epoch>,
@@ -162,7 +162,7 @@ impl Handle {
         &self,
         plan_id: &PlanId,
         action: &str,
-    ) -> Result<(std::sync::Arc<Plan>, Viewed<()>), StoreError> {
+    ) -> Result<(Arc<Plan>, Viewed<()>), StoreError> {
         self.open_ref(PlanRef::Id(plan_id), action).await
     }
 
@@ -170,7 +170,7 @@ impl Handle {
         &self,
         plan_ref: PlanRef<'_>,
         action: &str,
-    ) -> Result<(std::sync::Arc<Plan>, Viewed<()>), StoreError> {
+    ) -> Result<(Arc<Plan>, Viewed<()>), StoreError> {
         let (plan, releases) = self.store.current_with_releases(plan_ref).await?;
         match decide(&plan, &self.requester, &releases, now()) {
             Access::Denied(denial) => {
