@@ -55,6 +55,28 @@ impl Section {
         Section::Funding,
     ];
 
+    /// The name used in JSON and query strings, e.g. `care_team`.
+    pub fn key(self) -> &'static str {
+        match self {
+            Section::CareTeam => "care_team",
+            Section::Strengths => "strengths",
+            Section::Needs => "needs",
+            Section::Concerns => "concerns",
+            Section::Problems => "problems",
+            Section::Goals => "goals",
+            Section::Actions => "actions",
+            Section::Outcomes => "outcomes",
+            Section::Agreement => "agreement",
+            Section::Capacity => "capacity",
+            Section::Funding => "funding",
+        }
+    }
+
+    /// The section named by its [`key`](Section::key).
+    pub fn parse(key: &str) -> Option<Section> {
+        Section::ALL.into_iter().find(|s| s.key() == key)
+    }
+
     pub fn title(self) -> &'static str {
         match self {
             Section::CareTeam => "Care team",

@@ -60,30 +60,12 @@ pub struct NewAttachment {
 
 impl NewAttachment {
     fn target(&self) -> ApiResult<Target> {
-        let on = self.on.as_deref().unwrap_or("plan");
-        let mut target = json!({ "on": on });
-        match on {
-            "plan" => {}
-            "section" => {
-                let section = self.section.as_deref().ok_or_else(|| {
-                    Problem::bad_request("With on=section, name the section, e.g. section=goals")
-                })?;
-                target["section"] = json!(section);
-            }
-            "item" => {
-                let item = self.item.as_deref().ok_or_else(|| {
-                    Problem::bad_request("With on=item, name the item, e.g. item=goal-walk")
-                })?;
-                target["item"] = json!(item);
-            }
-            other => {
-                return Err(Problem::bad_request(format!(
-                    "on must be plan, section or item, not “{other}”"
-                )));
-            }
-        }
-        serde_json::from_value(target)
-            .map_err(|e| Problem::bad_request(format!("What the file is attached to: {e}")))
+        Target::from_parts(
+            self.on.as_deref(),
+            self.section.as_deref(),
+            self.item.as_deref(),
+        )
+        .map_err(Problem::bad_request)
     }
 
     fn purpose(&self) -> ApiResult<Purpose> {

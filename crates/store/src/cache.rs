@@ -107,43 +107,50 @@ impl ReadCache {
     }
 
     pub(crate) fn token(&self, hash: &str) -> Option<(CachedToken, Epoch)> {
-        if !self.enabled {
-            return None;
-        }
-        let state = self.state();
-        state.tokens.get(hash).map(|t| (t.clone(), state.epoch))
+        self.get(|state| state.tokens.get(hash))
     }
 
     /// Keeps a token read from the database at `since`, unless something changed meanwhile.
     pub(crate) fn put_token(&self, hash: String, token: CachedToken, since: Option<Epoch>) {
-        let mut state = self.state();
-        if !self.enabled || Some(state.epoch) != since {
-            return;
-        }
-        if state.tokens.len() >= TOKENS {
-            state.tokens.clear();
-        }
-        state.tokens.insert(hash, token);
+        self.put(since, |state| (&mut state.tokens, TOKENS), hash, token);
     }
 
     pub(crate) fn plan(&self, key: &str) -> Option<(CurrentPlan, Epoch)> {
-        if !self.enabled {
-            return None;
-        }
-        let state = self.state();
-        state.plans.get(key).map(|p| (p.clone(), state.epoch))
+        self.get(|state| state.plans.get(key))
     }
 
     /// Keeps a plan read from the database at `since`, unless something changed meanwhile.
     pub(crate) fn put_plan(&self, key: String, plan: CurrentPlan, since: Option<Epoch>) {
+        self.put(since, |state| (&mut state.plans, PLANS), key, plan);
+    }
+
+    /// An entry of one map, with the epoch it is good for.
+    fn get<V: Clone>(&self, find: impl FnOnce(&State) -> Option<&V>) -> Option<(V, Epoch)> {
+        if !self.enabled {
+            return None;
+        }
+        let state = self.state();
+        find(&state).map(|v| (v.clone(), state.epoch))
+    }
+
+    /// Stores an entry read at `since` in one map (of at most `capacity` entries), unless the
+    /// epoch has moved since.
+    fn put<V>(
+        &self,
+        since: Option<Epoch>,
+        map: impl FnOnce(&mut State) -> (&mut HashMap<String, V>, usize),
+        key: String,
+        value: V,
+    ) {
         let mut state = self.state();
         if !self.enabled || Some(state.epoch) != since {
             return;
         }
-        if state.plans.len() >= PLANS {
-            state.plans.clear();
+        let (entries, capacity) = map(&mut state);
+        if entries.len() >= capacity {
+            entries.clear();
         }
-        state.plans.insert(key, plan);
+        entries.insert(key, value);
     }
 
     /// Is a read tagged `epoch` still good (nothing changed since)?

@@ -12,7 +12,7 @@ use axum::http::StatusCode;
 use axum::response::Response;
 use careplan_blobs::UploadError;
 use careplan_model::attachment::Purpose;
-use careplan_model::{ItemId, ItemKey, Plan, Section, Target, Text, VersionNumber, describe};
+use careplan_model::{ItemKey, Plan, Target, Text, VersionNumber, describe};
 use careplan_store::StoreError;
 use careplan_store::attach::{AttachError, NewFile};
 use serde::Deserialize;
@@ -99,35 +99,19 @@ impl AttachPage {
 
 /// The record's target, in words, or a reason it is not one.
 fn target(plan: &Plan, q: &AttachQuery) -> Result<(Target, String), String> {
-    match q.on.as_deref().unwrap_or("plan") {
-        "plan" => Ok((Target::Plan, "the plan".into())),
-        "section" => {
-            let name = q.section.as_deref().unwrap_or("");
-            let section: Section = serde_json::from_value(serde_json::json!(name))
-                .map_err(|_| format!("“{name}” is not a section of the plan"))?;
-            Ok((
-                Target::Section { section },
-                format!("the “{}” section", section.title()),
-            ))
+    let target = Target::from_parts(q.on.as_deref(), q.section.as_deref(), q.item.as_deref())?;
+    let words = match &target {
+        Target::Plan => "the plan".to_owned(),
+        Target::Section { section } => format!("the “{}” section", section.title()),
+        Target::Item { item } => {
+            let found = plan
+                .kind_of(item)
+                .and_then(|kind| plan.get(&ItemKey::new(kind, item.clone())))
+                .ok_or_else(|| format!("This plan has nothing with id “{item}”"))?;
+            format!("“{}”", describe(found).title)
         }
-        "item" => {
-            let raw = q.item.as_deref().unwrap_or("");
-            let id = ItemId::parse(raw).map_err(|_| format!("“{raw}” is not an item"))?;
-            let kind = plan
-                .kind_of(&id)
-                .ok_or_else(|| format!("This plan has nothing with id “{raw}”"))?;
-            let item = plan
-                .get(&ItemKey::new(kind, id.clone()))
-                .ok_or_else(|| format!("This plan has nothing with id “{raw}”"))?;
-            Ok((
-                Target::Item { item: id },
-                format!("“{}”", describe(item).title),
-            ))
-        }
-        other => Err(format!(
-            "“{other}” is not something a file can be attached to"
-        )),
-    }
+    };
+    Ok((target, words))
 }
 
 fn megabytes(bytes: u64) -> String {
