@@ -13,8 +13,15 @@ use std::time::{Duration, Instant};
 use binary::{run, start};
 use serde_json::{Value, json};
 
-/// Concurrent keep-alive clients.
+/// Concurrent keep-alive clients, unless `CAREPLAN_BENCH_CLIENTS` says otherwise.
 const CLIENTS: usize = 16;
+
+fn clients() -> usize {
+    std::env::var("CAREPLAN_BENCH_CLIENTS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(CLIENTS)
+}
 /// How long each read phase runs.
 const PHASE: Duration = Duration::from_secs(8);
 /// Edits in the write phase (sequential: each is based on the version the previous one made).
@@ -30,7 +37,7 @@ struct Stats {
 async fn hammer(url: &str, token: &str) -> Stats {
     let deadline = Instant::now() + PHASE;
     let mut tasks = Vec::new();
-    for _ in 0..CLIENTS {
+    for _ in 0..clients() {
         let (url, token) = (url.to_owned(), token.to_owned());
         tasks.push(tokio::spawn(async move {
             let http = reqwest::Client::builder()
@@ -124,7 +131,7 @@ fn main() {
         }
         let edits_per_second = EDITS as f64 / started.elapsed().as_secs_f64();
 
-        println!("\nHTTP load, {CLIENTS} keep-alive clients, {}s per phase, loopback, SQLite", PHASE.as_secs());
+        println!("\nHTTP load, {} keep-alive clients, {}s per phase, loopback, SQLite", clients(), PHASE.as_secs());
         println!("| endpoint | requests | per second | p50 ms | p99 ms |");
         println!("|---|---:|---:|---:|---:|");
         for (name, s) in [

@@ -1,8 +1,13 @@
 //! Durability: a writer process is killed with SIGKILL in the middle of a stream of commits, and
-//! every version it acknowledged is still there afterwards, on SQLite and on PostgreSQL.
+//! every version it acknowledged is still there afterwards, on SQLite and on PostgreSQL. Likewise
+//! for audit entries of reads, group-committed by the audit writer while versions are committed
+//! beside them: every entry acknowledged before the kill is in the trail afterwards, and the
+//! chain verifies.
 //!
 //! This test binary has its own `main` (harness = false): run with `--child URL PLAN` it is the
-//! writer, which prints `acked N` after each commit returns; run without, it is the test.
+//! writer, which prints `acked N` after each commit returns; with `--reader URL PLAN` it records
+//! reads from several tasks, with writes among them, printing `read T-I` after each returns; run
+//! without, it is the test.
 
 mod support;
 
@@ -11,6 +16,7 @@ use std::process::{Command as Process, Stdio};
 
 use careplan_model::{Command, PlanId, Role, VersionNumber};
 use careplan_store::Store;
+use careplan_store::audit::{AuditEntry, AuditFilter, AuditOutcome, action};
 use serde_json::json;
 use support::{TestDb, actor};
 
@@ -24,8 +30,13 @@ fn main() {
         rt.block_on(child(&args[2], &args[3]));
         return;
     }
+    if args.get(1).map(String::as_str) == Some("--reader") {
+        rt.block_on(reader(&args[2], &args[3]));
+        return;
+    }
     if args.iter().any(|a| a == "--list") {
         println!("csp15_acknowledged_versions_survive_kill_9: test");
+        println!("csp1_acknowledged_audit_entries_survive_kill_9: test");
         return;
     }
     let mut passed = 0;
@@ -36,9 +47,11 @@ fn main() {
         };
         let Some(db) = db else { continue };
         rt.block_on(parent(&db));
-        rt.block_on(db.cleanup());
         println!("test csp15_acknowledged_versions_survive_kill_9_on_{backend} ... ok");
-        passed += 1;
+        rt.block_on(reads_parent(&db));
+        println!("test csp1_acknowledged_audit_entries_survive_kill_9_on_{backend} ... ok");
+        rt.block_on(db.cleanup());
+        passed += 2;
     }
     println!("\ntest result: ok. {passed} passed; 0 failed; 0 ignored");
 }
@@ -103,5 +116,92 @@ async fn child(url: &str, plan: &str) {
             .unwrap()
             .version();
         println!("acked {version}");
+    }
+}
+
+/// Reads acknowledged before the kill, at least.
+const READS_BEFORE_KILL: usize = 400;
+/// Tasks recording reads at once in the reader process.
+const READERS: usize = 8;
+
+async fn reads_parent(db: &TestDb) {
+    let store = db.open().await;
+    let nurse = actor("Crash Reader", Role::Practitioner);
+    let person = serde_json::from_value(
+        json!({"given_name": "Read", "family_name": "Able", "date_of_birth": "1944-05-05"}),
+    )
+    .unwrap();
+    let plan = store.create_plan(&nurse, person, None).await.unwrap().plan;
+    store.close().await;
+
+    let mut child = Process::new(std::env::current_exe().unwrap())
+        .args(["--reader", &db.url, plan.id.as_str()])
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut acked = Vec::new();
+    for line in BufReader::new(child.stdout.take().unwrap()).lines() {
+        if let Some(read) = line.unwrap().strip_prefix("read ") {
+            acked.push(format!("crash read {read}"));
+        }
+        if acked.len() >= READS_BEFORE_KILL {
+            break;
+        }
+    }
+    child.kill().unwrap();
+    assert!(!child.wait().unwrap().success(), "the reader was killed");
+    assert!(acked.len() >= READS_BEFORE_KILL, "the reader stopped early");
+
+    let store = db.open().await;
+    let verification = store.verify_audit().await.unwrap();
+    assert!(verification.is_intact(), "{verification:?}");
+    let recorded: std::collections::HashSet<String> = store
+        .audit_records(AuditFilter {
+            plan_id: Some(plan.id.clone()),
+            limit: 100_000,
+            ..AuditFilter::default()
+        })
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|r| r.detail)
+        .collect();
+    for read in &acked {
+        assert!(
+            recorded.contains(read),
+            "acknowledged “{read}” is not in the trail"
+        );
+    }
+    store.close().await;
+}
+
+async fn reader(url: &str, plan: &str) {
+    let store = Store::open(url).await.unwrap();
+    let plan = PlanId::parse(plan).unwrap();
+    let nurse = actor("Crash Reader", Role::Practitioner);
+    let mut tasks = Vec::new();
+    for t in 0..READERS {
+        let (store, plan, nurse) = (store.clone(), plan.clone(), nurse.clone());
+        tasks.push(tokio::spawn(async move {
+            for i in 0.. {
+                let entry = AuditEntry {
+                    plan_id: Some(plan.clone()),
+                    detail: format!("crash read {t}-{i}"),
+                    ..AuditEntry::new(&nurse, action::READ_PLAN, AuditOutcome::Allowed)
+                };
+                store.audit(vec![entry]).await.unwrap();
+                println!("read {t}-{i}");
+            }
+        }));
+    }
+    // Writes among the reads, so the journal is moved into the trail while reads go on.
+    let mut version = VersionNumber::FIRST;
+    for i in 0.. {
+        let c: Command = serde_json::from_value(json!({"type": "add_comment", "target": {"on": "plan"}, "text": format!("comment {i}")})).unwrap();
+        version = store
+            .apply(&plan, version, &nurse, c, None)
+            .await
+            .unwrap()
+            .version();
     }
 }
