@@ -12,7 +12,7 @@
 mod support;
 
 use std::io::{BufRead, BufReader};
-use std::process::{Command as Process, Stdio};
+use std::process::{Child, Command as Process, Stdio};
 
 use careplan_model::{Command, PlanId, Role, VersionNumber};
 use careplan_store::Store;
@@ -56,21 +56,27 @@ fn main() {
     println!("\ntest result: ok. {passed} passed; 0 failed; 0 ignored");
 }
 
-async fn parent(db: &TestDb) {
+/// Starts a plan for a fictional person, closes the store, and starts this binary as the child
+/// `mode` (`--child` or `--reader`) on it, its output piped.
+async fn plan_and_child(db: &TestDb, given_name: &str, mode: &str) -> (PlanId, Child) {
     let store = db.open().await;
     let nurse = actor("Crash Tester", Role::Practitioner);
     let person = serde_json::from_value(
-        json!({"given_name": "Dur", "family_name": "Able", "date_of_birth": "1944-04-04"}),
+        json!({"given_name": given_name, "family_name": "Able", "date_of_birth": "1944-04-04"}),
     )
     .unwrap();
     let plan = store.create_plan(&nurse, person, None).await.unwrap().plan;
     store.close().await;
-
-    let mut child = Process::new(std::env::current_exe().unwrap())
-        .args(["--child", &db.url, plan.id.as_str()])
+    let child = Process::new(std::env::current_exe().unwrap())
+        .args([mode, &db.url, plan.id.as_str()])
         .stdout(Stdio::piped())
         .spawn()
         .unwrap();
+    (plan.id, child)
+}
+
+async fn parent(db: &TestDb) {
+    let (plan_id, mut child) = plan_and_child(db, "Dur", "--child").await;
     let mut last_acked = 0u64;
     for line in BufReader::new(child.stdout.take().unwrap()).lines() {
         let line = line.unwrap();
@@ -90,13 +96,13 @@ async fn parent(db: &TestDb) {
     );
 
     let store = db.open().await;
-    let (head, _) = store.head(&plan.id).await.unwrap();
+    let (head, _) = store.head(&plan_id).await.unwrap();
     assert!(
         head.get() >= last_acked,
         "acknowledged version {last_acked} is lost: the plan is at {head}"
     );
     for n in 1..=last_acked {
-        let p = store.version(&plan.id, n).await.unwrap();
+        let p = store.version(&plan_id, n).await.unwrap();
         // Each acknowledged version n > 1 added exactly one comment.
         assert_eq!(p.comments.len() as u64, n - 1, "version {n}");
     }
@@ -125,20 +131,7 @@ const READS_BEFORE_KILL: usize = 400;
 const READERS: usize = 8;
 
 async fn reads_parent(db: &TestDb) {
-    let store = db.open().await;
-    let nurse = actor("Crash Reader", Role::Practitioner);
-    let person = serde_json::from_value(
-        json!({"given_name": "Read", "family_name": "Able", "date_of_birth": "1944-05-05"}),
-    )
-    .unwrap();
-    let plan = store.create_plan(&nurse, person, None).await.unwrap().plan;
-    store.close().await;
-
-    let mut child = Process::new(std::env::current_exe().unwrap())
-        .args(["--reader", &db.url, plan.id.as_str()])
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
+    let (plan_id, mut child) = plan_and_child(db, "Read", "--reader").await;
     let mut acked = Vec::new();
     for line in BufReader::new(child.stdout.take().unwrap()).lines() {
         if let Some(read) = line.unwrap().strip_prefix("read ") {
@@ -157,7 +150,7 @@ async fn reads_parent(db: &TestDb) {
     assert!(verification.is_intact(), "{verification:?}");
     let recorded: std::collections::HashSet<String> = store
         .audit_records(AuditFilter {
-            plan_id: Some(plan.id.clone()),
+            plan_id: Some(plan_id.clone()),
             limit: 100_000,
             ..AuditFilter::default()
         })
