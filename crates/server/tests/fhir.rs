@@ -1695,3 +1695,41 @@ async fn csp2_attachments_and_links_are_read_as_document_references() {
     );
     assert_eq!(copy["context"], doc["context"]);
 }
+
+/// CSP-1: FHIR reads may take a bearer token's account from memory, yet a token revoked by
+/// another process (here a second store on the same file) stops them at once: 401 on reads and
+/// searches alike, never a 404 or an empty Bundle that would tell whether a patient exists.
+/// Each path is tried with a token of its own, read with first (so it is in memory) and then
+/// revoked elsewhere.
+#[tokio::test]
+async fn csp1_a_token_revoked_elsewhere_stops_fhir_reads_at_once() {
+    let w = world().await;
+    let elsewhere = careplan_store::Store::open_data_dir(w.app.data_dir().unwrap())
+        .await
+        .unwrap();
+    for path in [
+        format!("/Patient/{}", w.person),
+        format!("/CarePlan/{}", w.plan),
+        "/Patient/no-such-person".to_owned(),
+        "/Goal/goal-1".to_owned(),
+        "/Goal/goal-none".to_owned(),
+        format!("/Goal?patient={}", w.person),
+        "/Goal?patient=no-such-person".to_owned(),
+        "/Patient?identifier=https://fhir.nhs.uk/Id/nhs-number|9434765919".to_owned(),
+        "/Patient?identifier=https://fhir.nhs.uk/Id/nhs-number|9999999999".to_owned(),
+        "/Patient?_id=no-such-person".to_owned(),
+        format!("/CareTeam/{}-care-team", w.plan),
+        "/CareTeam/no-such-plan-care-team".to_owned(),
+    ] {
+        let (token, _) = w.app.store.create_token("nurse", "fhir").await.unwrap();
+        // Twice: the first use is written down in the database, which empties the memory.
+        for _ in 0..2 {
+            let (status, _, _) = get(&w.app, &token, &format!("/Patient/{}", w.person)).await;
+            assert_eq!(status, StatusCode::OK);
+        }
+        assert!(elsewhere.revoke_token(&token).await.unwrap());
+        let (status, outcome, _) = get(&w.app, &token, &path).await;
+        assert_eq!(status, StatusCode::UNAUTHORIZED, "{path}: {outcome}");
+    }
+    elsewhere.close().await;
+}

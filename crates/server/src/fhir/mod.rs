@@ -26,7 +26,7 @@ use careplan_store::handle::Handle;
 use serde_json::{Value, json};
 
 use crate::AppState;
-use crate::extract::Signed;
+use crate::extract::Reader;
 
 /// The media type of every response body.
 pub(crate) const FHIR_JSON: &str = "application/fhir+json; fhirVersion=4.0";
@@ -171,6 +171,8 @@ impl From<StoreError> for FhirError {
             StoreError::NoSuchAccount(_) | StoreError::NoSuchPerson(_) => {
                 FhirError::not_found(text)
             }
+            // A bearer token taken from memory that the database no longer knows.
+            StoreError::Unauthenticated => crate::Problem::unauthorized().into(),
             StoreError::Config(_)
             | StoreError::Corrupt(_)
             | StoreError::Database(_)
@@ -248,6 +250,12 @@ pub(crate) fn http_date(at: Timestamp) -> String {
 }
 
 /// The signed-in requester's handle; sign-in failures are OperationOutcomes too.
+///
+/// A bearer token's account may come from memory ([`Reader`]): everything FHIR does with the
+/// account goes through this handle, which checks such a sign-in in the database before
+/// anything but an audited read, and after any failed look-up, and whose reads confirm it as
+/// their audit entries are written. So plans are found with [`Handle::find_plan`], never the
+/// store's own, lest a revoked token learn which plans exist.
 #[derive(Debug)]
 pub(crate) struct Who(pub Handle);
 
@@ -256,10 +264,8 @@ impl FromRequestParts<AppState> for Who {
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, FhirError> {
         check_format_of(parts)?;
-        let Signed(account) = Signed::from_request_parts(parts, state).await?;
-        Ok(Who(state
-            .store
-            .handle(account.requester(), account.actor())))
+        let reader = Reader::from_request_parts(parts, state).await?;
+        Ok(Who(reader.handle(state)))
     }
 }
 

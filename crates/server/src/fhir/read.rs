@@ -5,7 +5,7 @@
 //! is a new version of all of it), so a resource's versions are the plan's versions in which
 //! it exists, and `vread` of version n is the resource as it was in version n of the plan.
 
-use axum::extract::{Path, State};
+use axum::extract::Path;
 use axum::http::{HeaderMap, StatusCode, Uri};
 use axum::response::Response;
 use careplan_fhir::{
@@ -22,7 +22,6 @@ use super::{
     FhirError, FhirResult, Issue, Who, base_url, check_format_uri, fhir_response, outcome,
     params_of, plan_kind, resource_response,
 };
-use crate::AppState;
 
 const HISTORY_COUNT: usize = 20;
 
@@ -82,7 +81,11 @@ pub(crate) async fn provenances(h: &Handle, plan: &Plan) -> Result<Vec<Value>, S
 
 /// The plan whose id a derived resource id carries (`<plan>-care-team`, `<plan>-goal-order`,
 /// `<plan>-review`, `<plan>-v<n>`), if there is one.
-pub(crate) async fn derived_plan(state: &AppState, kind: ResourceKind, id: &str) -> Option<PlanId> {
+pub(crate) async fn derived_plan(
+    h: &Handle,
+    kind: ResourceKind,
+    id: &str,
+) -> Result<Option<PlanId>, StoreError> {
     let prefix = match kind {
         ResourceKind::CareTeam => id.strip_suffix("-care-team"),
         ResourceKind::List => id.strip_suffix("-goal-order"),
@@ -92,12 +95,19 @@ pub(crate) async fn derived_plan(state: &AppState, kind: ResourceKind, id: &str)
             .filter(|(_, n)| n.parse::<u64>().is_ok())
             .map(|(p, _)| p),
         _ => None,
-    }?;
-    state.store.find_plan(prefix).await.ok()
+    };
+    let Some(prefix) = prefix else {
+        return Ok(None);
+    };
+    match h.find_plan(prefix).await {
+        Ok(plan) => Ok(Some(plan)),
+        Err(StoreError::NotFound(_)) => Ok(None),
+        Err(e) => Err(e),
+    }
 }
 
 /// The plan a resource belongs to, among those the requester may open.
-async fn locate(state: &AppState, h: &Handle, kind: ResourceKind, id: &str) -> FhirResult<PlanId> {
+async fn locate(h: &Handle, kind: ResourceKind, id: &str) -> FhirResult<PlanId> {
     let missing = || {
         FhirError::not_found(format!(
             "There is no {} with id “{id}” that you may see",
@@ -106,14 +116,14 @@ async fn locate(state: &AppState, h: &Handle, kind: ResourceKind, id: &str) -> F
     };
     match kind {
         ResourceKind::Patient | ResourceKind::CarePlan => {
-            return state.store.find_plan(id).await.map_err(|e| match e {
+            return h.find_plan(id).await.map_err(|e| match e {
                 StoreError::NotFound(_) => missing(),
                 e => e.into(),
             });
         }
         _ => {}
     }
-    if let Some(plan) = derived_plan(state, kind, id).await {
+    if let Some(plan) = derived_plan(h, kind, id).await? {
         return Ok(plan);
     }
     let mut plans = h.plans_with_item(id).await?;
@@ -193,7 +203,6 @@ fn no_parameters(uri: &Uri) -> FhirResult<()> {
 
 /// `GET /fhir/{Type}/{id}`.
 pub(crate) async fn read(
-    State(state): State<AppState>,
     Path((kind, id)): Path<(String, String)>,
     uri: Uri,
     headers: HeaderMap,
@@ -206,7 +215,7 @@ pub(crate) async fn read(
     let Who(h) = who?;
     let kind = plan_kind(&kind)?;
     no_parameters(&uri)?;
-    let plan_id = locate(&state, &h, kind, &id).await?;
+    let plan_id = locate(&h, kind, &id).await?;
     let viewed = h.current(&plan_id).await?;
     let Some((mut r, version, at)) = find_in(&h, &viewed.value, kind, &id).await? else {
         return Err(FhirError::not_found(format!(
@@ -222,7 +231,6 @@ pub(crate) async fn read(
 
 /// `GET /fhir/{Type}/{id}/_history/{vid}`.
 pub(crate) async fn vread(
-    State(state): State<AppState>,
     Path((kind, id, vid)): Path<(String, String, String)>,
     uri: Uri,
     Who(h): Who,
@@ -232,7 +240,7 @@ pub(crate) async fn vread(
     let number: u64 = vid.parse().ok().filter(|n| *n > 0).ok_or_else(|| {
         FhirError::not_found(format!("“{vid}” is not a version: versions are 1, 2, 3…"))
     })?;
-    let plan_id = locate(&state, &h, kind, &id).await?;
+    let plan_id = locate(&h, kind, &id).await?;
     let plan = if kind == ResourceKind::Provenance {
         if number != 1 {
             return Err(FhirError::not_found("A Provenance has one version, 1"));
@@ -360,7 +368,6 @@ fn history_links(
 
 /// `GET /fhir/{Type}/{id}/_history`: the resource in each version of its plan, newest first.
 pub(crate) async fn instance_history(
-    State(state): State<AppState>,
     Path((kind, id)): Path<(String, String)>,
     uri: Uri,
     headers: HeaderMap,
@@ -369,7 +376,7 @@ pub(crate) async fn instance_history(
     let kind = plan_kind(&kind)?;
     let q = history_query(&uri, &headers)?;
     let base = base_url(&headers);
-    let plan_id = locate(&state, &h, kind, &id).await?;
+    let plan_id = locate(&h, kind, &id).await?;
     let tail = format!("/{}/{id}/_history", kind.as_str());
     if kind == ResourceKind::Provenance {
         let current = h.current(&plan_id).await?;
@@ -523,7 +530,6 @@ pub(crate) async fn type_history(
 
 /// `GET /fhir/Patient/{id}/$everything` and `GET /fhir/CarePlan/{id}/$performer-view`.
 pub(crate) async fn operation(
-    State(state): State<AppState>,
     Path((kind, id, operation)): Path<(String, String, String)>,
     uri: Uri,
     headers: HeaderMap,
@@ -556,7 +562,7 @@ pub(crate) async fn operation(
         .collect();
     let mut notes = handle_unknown(&headers, unknown)?;
     let kind = plan_kind(&kind)?;
-    let plan_id = locate(&state, &h, kind, &id).await?;
+    let plan_id = locate(&h, kind, &id).await?;
     let viewed = h.current(&plan_id).await?;
     let plan = &viewed.value;
     if resource(plan, kind, &id).is_none() {

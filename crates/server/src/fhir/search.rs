@@ -4,7 +4,7 @@
 
 use std::collections::BTreeSet;
 
-use axum::extract::{Path, State};
+use axum::extract::Path;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use careplan_fhir::{ResourceKind, resources};
@@ -17,7 +17,6 @@ use super::read::{provenances, withheld_issue};
 use super::{
     FhirError, FhirResult, Issue, Who, base_url, fhir_response, outcome, params_of, plan_kind,
 };
-use crate::AppState;
 
 /// Results per page unless `_count` says otherwise, and the most `_count` may ask for.
 pub(crate) const DEFAULT_COUNT: usize = 50;
@@ -631,12 +630,7 @@ pub(crate) async fn open_plan(
 
 /// The plans a search looks in: the one the query names, or every plan the requester may open.
 /// `explicit` is true when the query named them (then a refusal is an error, not a skip).
-async fn plans_for(
-    state: &AppState,
-    h: &Handle,
-    kind: ResourceKind,
-    q: &Query,
-) -> FhirResult<(Vec<PlanId>, bool)> {
+async fn plans_for(h: &Handle, kind: ResourceKind, q: &Query) -> FhirResult<(Vec<PlanId>, bool)> {
     let found = |r: Result<PlanId, StoreError>| -> FhirResult<Vec<PlanId>> {
         match r {
             Ok(p) => Ok(vec![p]),
@@ -645,13 +639,13 @@ async fn plans_for(
         }
     };
     if let Some(p) = &q.patient {
-        return Ok((found(state.store.find_plan(p).await)?, true));
+        return Ok((found(h.find_plan(p).await)?, true));
     }
     if let (ResourceKind::Patient, Some(ids)) = (kind, &q.identifier) {
         let mut plans = Vec::new();
         for token in ids {
             let value = token.rsplit('|').next().unwrap_or(token);
-            plans.extend(found(state.store.find_plan(value).await)?);
+            plans.extend(found(h.find_plan(value).await)?);
         }
         return Ok((plans, false));
     }
@@ -660,9 +654,9 @@ async fn plans_for(
         for id in ids {
             match kind {
                 ResourceKind::Patient | ResourceKind::CarePlan => {
-                    plans.extend(found(state.store.find_plan(id).await)?)
+                    plans.extend(found(h.find_plan(id).await)?)
                 }
-                _ => match super::read::derived_plan(state, kind, id).await {
+                _ => match super::read::derived_plan(h, kind, id).await? {
                     Some(p) => plans.push(p),
                     None => plans.extend(h.plans_with_item(id).await?),
                 },
@@ -691,7 +685,6 @@ async fn plans_for(
 
 /// `GET /fhir/{Type}`: search. Also serves `StructureDefinition` and `CodeSystem` (all of them).
 pub(crate) async fn search(
-    State(state): State<AppState>,
     Path(kind): Path<String>,
     headers: HeaderMap,
     uri: axum::http::Uri,
@@ -732,7 +725,7 @@ pub(crate) async fn search(
     let kind = plan_kind(&kind)?;
     let (q, unknown) = parse(kind, &params)?;
     let mut warnings = handle_unknown(&headers, unknown)?;
-    let (plans, explicit) = plans_for(&state, &h, kind, &q).await?;
+    let (plans, explicit) = plans_for(&h, kind, &q).await?;
     let with_provenance = kind == ResourceKind::Provenance
         || q.revinclude
             .iter()

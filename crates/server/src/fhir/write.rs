@@ -12,8 +12,8 @@
 use std::collections::BTreeSet;
 
 use axum::body::Bytes;
+use axum::extract::Path;
 use axum::extract::rejection::BytesRejection;
-use axum::extract::{Path, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::Response;
 use careplan_fhir::{FhirIssue, ResourceKind, commands_from_bundle, resource, resources};
@@ -25,7 +25,6 @@ use super::{
     FhirError, FhirResult, Issue, Who, base_url, etag, fhir_response, outcome, parse_if_match,
     plan_kind, resource_response,
 };
-use crate::AppState;
 
 /// The types that can be created and updated.
 pub(crate) const WRITABLE: [ResourceKind; 6] = [
@@ -506,8 +505,8 @@ async fn write_into(
 }
 
 /// The plan of a Patient id, 404 if none.
-async fn plan_of_patient(state: &AppState, person: &str) -> FhirResult<PlanId> {
-    state.store.find_plan(person).await.map_err(|e| match e {
+async fn plan_of_patient(h: &Handle, person: &str) -> FhirResult<PlanId> {
+    h.find_plan(person).await.map_err(|e| match e {
         careplan_store::StoreError::NotFound(_) => {
             FhirError::not_found(format!("There is no Patient “{person}”"))
         }
@@ -517,7 +516,6 @@ async fn plan_of_patient(state: &AppState, person: &str) -> FhirResult<PlanId> {
 
 /// `PUT /fhir/{Type}/{id}` with `If-Match`.
 pub(crate) async fn update(
-    State(state): State<AppState>,
     Path((kind, id)): Path<(String, String)>,
     headers: HeaderMap,
     Who(h): Who,
@@ -530,7 +528,7 @@ pub(crate) async fn update(
     let person = match kind {
         ResourceKind::Patient => id.clone(),
         ResourceKind::CarePlan => {
-            let plan = plan_of_patient(&state, &id).await?;
+            let plan = plan_of_patient(&h, &id).await?;
             let current = h.current(&plan).await?;
             current.value.details.person_id.to_string()
         }
@@ -542,7 +540,7 @@ pub(crate) async fn update(
             )
         })?,
     };
-    let plan_id = plan_of_patient(&state, &person).await?;
+    let plan_id = plan_of_patient(&h, &person).await?;
     if kind != ResourceKind::Patient && kind != ResourceKind::CarePlan {
         let current = h.current(&plan_id).await?;
         if resource(&current.value, kind, &id).is_none() {
@@ -618,7 +616,6 @@ async fn create_plan(h: &Handle, bundle: &Value) -> FhirResult<Plan> {
 /// `POST /fhir/{Type}`: a Patient starts a plan (a practitioner joins its care team); other
 /// types are added to the plan of the Patient they name.
 pub(crate) async fn create(
-    State(state): State<AppState>,
     Path(kind): Path<String>,
     headers: HeaderMap,
     Who(h): Who,
@@ -650,7 +647,7 @@ pub(crate) async fn create(
                     format!("The {} must name its Patient (subject)", kind.as_str()),
                 )
             })?;
-            let plan_id = plan_of_patient(&state, &person).await?;
+            let plan_id = plan_of_patient(&h, &person).await?;
             let base = if_match_of(&headers)?;
             let id = incoming.id.clone();
             let plan = write_into(&h, &plan_id, base, &[incoming], &base_url(&headers)).await?;
@@ -668,7 +665,6 @@ pub(crate) async fn create(
 /// `POST /fhir` with a `transaction` Bundle: a whole new plan (a Patient entry with POST), or
 /// changes to one existing plan; all or nothing.
 pub(crate) async fn transaction(
-    State(state): State<AppState>,
     headers: HeaderMap,
     Who(h): Who,
     body: Result<Bytes, BytesRejection>,
@@ -779,7 +775,7 @@ pub(crate) async fn transaction(
                 ));
             }
         };
-        let plan_id = plan_of_patient(&state, &person).await?;
+        let plan_id = plan_of_patient(&h, &person).await?;
         if if_matches.len() > 1 {
             return Err(FhirError::new(
                 StatusCode::PRECONDITION_FAILED,

@@ -92,6 +92,12 @@ async fn serve(store: Store, dir: Option<tempfile::TempDir>, max_upload_bytes: u
 }
 
 impl App {
+    /// The data directory of a SQLite app (`None` on PostgreSQL): open a second store on it to
+    /// act as another process would.
+    pub fn data_dir(&self) -> Option<&std::path::Path> {
+        self._dir.as_ref().map(tempfile::TempDir::path)
+    }
+
     /// Stops using the store and drops its PostgreSQL database, if it has one.
     pub async fn cleanup(self) {
         use sqlx::Connection;
