@@ -81,9 +81,9 @@ pub(crate) fn if_match(headers: &HeaderMap) -> ApiResult<VersionNumber> {
     security(("bearer" = []), ("session" = [])),
     responses(
         (status = 200, description = "A page of the people the requester may see", body = openapi::PeoplePage),
-        (status = 400, description = "The request could not be read: a bad query, path or body, naming the field", body = Problem, content_type = "application/problem+json"),
-        (status = 401, description = "Sign-in required: no valid bearer token or session", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "Not allowed: no consent or role for this", body = Problem, content_type = "application/problem+json"),
+        openapi::Unreadable,
+        openapi::SignInRequired,
+        openapi::NotAllowed,
     )
 )]
 pub async fn list_people(
@@ -118,13 +118,13 @@ pub struct NewPerson {
     responses(
         (status = 201, description = "The person and their plan were created", body = openapi::PersonCreated,
             headers(("ETag" = String, description = "The plan's version, W/\"1\""), ("Location" = String, description = "The plan's address"))),
-        (status = 400, description = "The request could not be read: a bad query, path or body, naming the field", body = Problem, content_type = "application/problem+json"),
-        (status = 401, description = "Sign-in required: no valid bearer token or session", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "Not allowed: no consent or role for this, or a missing CSRF token", body = Problem, content_type = "application/problem+json"),
+        openapi::Unreadable,
+        openapi::SignInRequired,
+        openapi::NotAllowedOrNoCsrf,
         (status = 409, description = "The person already exists", body = Problem, content_type = "application/problem+json"),
-        (status = 413, description = "The body is larger than the service accepts", body = Problem, content_type = "application/problem+json"),
-        (status = 415, description = "The body is not JSON", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "The change breaks a rule of the plan; issues names each", body = Problem, content_type = "application/problem+json"),
+        openapi::TooLarge,
+        openapi::NotJson,
+        openapi::BreaksARule,
     )
 )]
 pub async fn create_person(
@@ -185,9 +185,9 @@ fn plan_body(state: &AppState, viewed: &Viewed<Arc<Plan>>, latest: VersionNumber
     responses(
         (status = 200, description = "The current plan, with the sections withheld from the reader", body = openapi::Plan,
             headers(("ETag" = String, description = "The plan's version, to send back in If-Match"))),
-        (status = 401, description = "Sign-in required: no valid bearer token or session", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "Not allowed: no consent or role for this", body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "No such person, plan or version", body = Problem, content_type = "application/problem+json"),
+        openapi::SignInRequired,
+        openapi::NotAllowed,
+        openapi::NoSuchVersion,
     )
 )]
 pub async fn current_plan(
@@ -252,9 +252,9 @@ fn item_json(key: &ItemKey, item: careplan_model::ItemRef<'_>) -> Value {
     responses(
         (status = 200, description = "A page of the items of that kind", body = openapi::ItemsPage,
             headers(("ETag" = String, description = "The plan's version"))),
-        (status = 400, description = "The request could not be read: a bad query, path or body, naming the field", body = Problem, content_type = "application/problem+json"),
-        (status = 401, description = "Sign-in required: no valid bearer token or session", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "Not allowed: no consent or role for this", body = Problem, content_type = "application/problem+json"),
+        openapi::Unreadable,
+        openapi::SignInRequired,
+        openapi::NotAllowed,
         (status = 404, description = "No such person, plan or kind of item", body = Problem, content_type = "application/problem+json"),
     )
 )]
@@ -319,8 +319,8 @@ pub async fn list_items(
     responses(
         (status = 200, description = "The item", body = openapi::PlanItem,
             headers(("ETag" = String, description = "The plan's version"))),
-        (status = 401, description = "Sign-in required: no valid bearer token or session", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "Not allowed: no consent or role for this", body = Problem, content_type = "application/problem+json"),
+        openapi::SignInRequired,
+        openapi::NotAllowed,
         (status = 404, description = "No such person, plan, kind of item or item, or the item's section is withheld from the reader", body = Problem, content_type = "application/problem+json"),
     )
 )]
@@ -421,9 +421,9 @@ fn progress_series(
     security(("bearer" = []), ("session" = [])),
     responses(
         (status = 200, description = "The goal's progress records, oldest first", body = openapi::GoalProgress),
-        (status = 401, description = "Sign-in required: no valid bearer token or session", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "Not allowed: no consent or role for this", body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "No such person, plan or goal, or the goals section is withheld from the reader", body = Problem, content_type = "application/problem+json"),
+        openapi::SignInRequired,
+        openapi::NotAllowed,
+        openapi::NoSuchGoal,
     )
 )]
 pub async fn goal_progress_json(
@@ -480,9 +480,9 @@ pub async fn goal_progress_json(
     security(("bearer" = []), ("session" = [])),
     responses(
         (status = 200, description = "The progress chart", content_type = "image/svg+xml"),
-        (status = 401, description = "Sign-in required: no valid bearer token or session", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "Not allowed: no consent or role for this", body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "No such person, plan or goal, or the goals section is withheld from the reader", body = Problem, content_type = "application/problem+json"),
+        openapi::SignInRequired,
+        openapi::NotAllowed,
+        openapi::NoSuchGoal,
     )
 )]
 pub async fn goal_progress_svg(
@@ -529,10 +529,10 @@ pub async fn goal_progress_svg(
     security(("bearer" = []), ("session" = [])),
     responses(
         (status = 200, description = "The plan as it was at that version", body = openapi::Plan),
-        (status = 400, description = "The request could not be read: a bad query, path or body, naming the field", body = Problem, content_type = "application/problem+json"),
-        (status = 401, description = "Sign-in required: no valid bearer token or session", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "Not allowed: no consent or role for this", body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "No such person, plan or version", body = Problem, content_type = "application/problem+json"),
+        openapi::Unreadable,
+        openapi::SignInRequired,
+        openapi::NotAllowed,
+        openapi::NoSuchVersion,
     )
 )]
 pub async fn plan_version(
@@ -570,10 +570,10 @@ pub struct HistoryPage {
     security(("bearer" = []), ("session" = [])),
     responses(
         (status = 200, description = "A page of the plan's versions", body = openapi::VersionsPage),
-        (status = 400, description = "The request could not be read: a bad query, path or body, naming the field", body = Problem, content_type = "application/problem+json"),
-        (status = 401, description = "Sign-in required: no valid bearer token or session", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "Not allowed: no consent or role for this", body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "No such person, plan or version", body = Problem, content_type = "application/problem+json"),
+        openapi::Unreadable,
+        openapi::SignInRequired,
+        openapi::NotAllowed,
+        openapi::NoSuchVersion,
     )
 )]
 pub async fn plan_history(
@@ -626,10 +626,10 @@ pub struct DiffQuery {
     security(("bearer" = []), ("session" = [])),
     responses(
         (status = 200, description = "What changed between the two versions", body = openapi::PlanDiff),
-        (status = 400, description = "The request could not be read: a bad query, path or body, naming the field", body = Problem, content_type = "application/problem+json"),
-        (status = 401, description = "Sign-in required: no valid bearer token or session", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "Not allowed: no consent or role for this", body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "No such person, plan or version", body = Problem, content_type = "application/problem+json"),
+        openapi::Unreadable,
+        openapi::SignInRequired,
+        openapi::NotAllowed,
+        openapi::NoSuchVersion,
     )
 )]
 pub async fn plan_diff(
@@ -657,15 +657,15 @@ pub async fn plan_diff(
     responses(
         (status = 200, description = "The commands were applied, one version each", body = openapi::CommandsApplied,
             headers(("ETag" = String, description = "The plan's new version"))),
-        (status = 400, description = "The request could not be read: a bad query, path or body, naming the field", body = Problem, content_type = "application/problem+json"),
-        (status = 401, description = "Sign-in required: no valid bearer token or session", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "Not allowed: no consent or role for this, or a missing CSRF token", body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "No such person, plan or version", body = Problem, content_type = "application/problem+json"),
-        (status = 412, description = "The plan has changed since the If-Match version; current_version says which it is now", body = Problem, content_type = "application/problem+json"),
-        (status = 413, description = "The body is larger than the service accepts", body = Problem, content_type = "application/problem+json"),
-        (status = 415, description = "The body is not JSON", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "The change breaks a rule of the plan; issues names each", body = Problem, content_type = "application/problem+json"),
-        (status = 428, description = "If-Match is missing", body = Problem, content_type = "application/problem+json"),
+        openapi::Unreadable,
+        openapi::SignInRequired,
+        openapi::NotAllowedOrNoCsrf,
+        openapi::NoSuchVersion,
+        openapi::Stale,
+        openapi::TooLarge,
+        openapi::NotJson,
+        openapi::BreaksARule,
+        openapi::IfMatchMissing,
     )
 )]
 pub async fn apply_commands(
@@ -774,13 +774,13 @@ pub struct NewRelease {
     security(("bearer" = []), ("session" = [])),
     responses(
         (status = 201, description = "The release, as recorded", body = Object),
-        (status = 400, description = "The request could not be read: a bad query, path or body, naming the field", body = Problem, content_type = "application/problem+json"),
-        (status = 401, description = "Sign-in required: no valid bearer token or session", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "Not allowed: no consent or role for this, or a missing CSRF token", body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "No such person, plan or version", body = Problem, content_type = "application/problem+json"),
-        (status = 413, description = "The body is larger than the service accepts", body = Problem, content_type = "application/problem+json"),
-        (status = 415, description = "The body is not JSON", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "The change breaks a rule of the plan; issues names each", body = Problem, content_type = "application/problem+json"),
+        openapi::Unreadable,
+        openapi::SignInRequired,
+        openapi::NotAllowedOrNoCsrf,
+        openapi::NoSuchVersion,
+        openapi::TooLarge,
+        openapi::NotJson,
+        openapi::BreaksARule,
     )
 )]
 pub async fn create_release(
@@ -811,9 +811,9 @@ pub async fn create_release(
     security(("bearer" = []), ("session" = [])),
     responses(
         (status = 200, description = "The releases of the plan", body = openapi::ReleasesPage),
-        (status = 401, description = "Sign-in required: no valid bearer token or session", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "Not allowed: no consent or role for this", body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "No such person, plan or version", body = Problem, content_type = "application/problem+json"),
+        openapi::SignInRequired,
+        openapi::NotAllowed,
+        openapi::NoSuchVersion,
     )
 )]
 pub async fn list_releases(
@@ -851,10 +851,10 @@ pub struct AuditQuery {
     security(("bearer" = []), ("session" = [])),
     responses(
         (status = 200, description = "Audit records, oldest first", body = openapi::AuditPage),
-        (status = 400, description = "The request could not be read: a bad query, path or body, naming the field", body = Problem, content_type = "application/problem+json"),
-        (status = 401, description = "Sign-in required: no valid bearer token or session", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "Not allowed: no consent or role for this", body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "No such person, plan or version", body = Problem, content_type = "application/problem+json"),
+        openapi::Unreadable,
+        openapi::SignInRequired,
+        openapi::NotAllowed,
+        openapi::NoSuchVersion,
     )
 )]
 pub async fn audit_trail(
@@ -923,10 +923,10 @@ pub struct Login {
     responses(
         (status = 200, description = "Signed in; the session cookie is set", body = openapi::SignedIn,
             headers(("Set-Cookie" = String, description = "The session cookie, HttpOnly and SameSite=Strict"))),
-        (status = 400, description = "The request could not be read: a bad query, path or body, naming the field", body = Problem, content_type = "application/problem+json"),
+        openapi::Unreadable,
         (status = 401, description = "The username or password is not right", body = Problem, content_type = "application/problem+json"),
-        (status = 413, description = "The body is larger than the service accepts", body = Problem, content_type = "application/problem+json"),
-        (status = 415, description = "The body is not JSON", body = Problem, content_type = "application/problem+json"),
+        openapi::TooLarge,
+        openapi::NotJson,
         (status = 429, description = "Too many failed sign-ins; try again later", body = Problem, content_type = "application/problem+json"),
     )
 )]
@@ -979,7 +979,7 @@ pub async fn login(
     security(("bearer" = []), ("session" = [])),
     responses(
         (status = 204, description = "Signed out; the session cookie is cleared"),
-        (status = 401, description = "Sign-in required: no valid bearer token or session", body = Problem, content_type = "application/problem+json"),
+        openapi::SignInRequired,
         (status = 403, description = "The request's CSRF token is missing or wrong", body = Problem, content_type = "application/problem+json"),
     )
 )]
@@ -1008,7 +1008,7 @@ pub async fn logout(
     security(("bearer" = []), ("session" = [])),
     responses(
         (status = 200, description = "The signed-in account", body = openapi::Account),
-        (status = 401, description = "Sign-in required: no valid bearer token or session", body = Problem, content_type = "application/problem+json"),
+        openapi::SignInRequired,
     )
 )]
 pub async fn me(account: Signed) -> ApiResult<Response> {

@@ -26,6 +26,7 @@ use utoipa::IntoParams;
 use crate::AppState;
 use crate::api::{etag, handle, if_match};
 use crate::extract::{Query, Signed};
+use crate::openapi;
 use crate::problem::{ApiResult, Problem};
 
 /// What an uploaded file is and where it goes; the file is the request body.
@@ -144,14 +145,14 @@ fn upload_problem(err: UploadError) -> Problem {
         (status = 201, description = "Attached: the new version and the attachment record", body = Object,
             headers(("ETag" = String, description = "The plan's new version"), ("Location" = String, description = "Where to download the file"))),
         (status = 400, description = "The request could not be read: a bad query, an empty or interrupted upload", body = Problem, content_type = "application/problem+json"),
-        (status = 401, description = "Sign-in required: no valid bearer token or session", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "Not allowed: no consent or role for this, or a missing CSRF token", body = Problem, content_type = "application/problem+json"),
+        openapi::SignInRequired,
+        openapi::NotAllowedOrNoCsrf,
         (status = 404, description = "No such person or plan", body = Problem, content_type = "application/problem+json"),
-        (status = 412, description = "The plan has changed since the If-Match version; current_version says which it is now", body = Problem, content_type = "application/problem+json"),
+        openapi::Stale,
         (status = 413, description = "The file is larger than the service accepts", body = Problem, content_type = "application/problem+json"),
         (status = 415, description = "The file is of a kind that is not accepted, or its bytes contradict its Content-Type", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "The record breaks a rule of the plan (e.g. attached to an item that is not there)", body = Problem, content_type = "application/problem+json"),
-        (status = 428, description = "If-Match is missing", body = Problem, content_type = "application/problem+json"),
+        openapi::IfMatchMissing,
     )
 )]
 pub async fn upload_attachment(
@@ -262,8 +263,8 @@ pub struct ContentQuery {
         (status = 206, description = "The requested byte range", body = Vec<u8>, content_type = "application/octet-stream",
             headers(("Content-Range" = String, description = "bytes a-b/size"))),
         (status = 304, description = "Not modified (If-None-Match matched the file's digest)"),
-        (status = 401, description = "Sign-in required: no valid bearer token or session", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "Not allowed: no consent or role for this", body = Problem, content_type = "application/problem+json"),
+        openapi::SignInRequired,
+        openapi::NotAllowed,
         (status = 404, description = "No such person, plan, version or attachment, or its section is withheld from the reader", body = Problem, content_type = "application/problem+json"),
         (status = 416, description = "The range starts beyond the end of the file", body = Problem, content_type = "application/problem+json"),
     )

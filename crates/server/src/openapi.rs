@@ -115,6 +115,44 @@ pub async fn openapi_json() -> Response {
         .into_response()
 }
 
+// ----- error responses shared by many routes ----------------------------------------------------
+
+/// Declares, for each name, a one-response type for `responses(…)` of `#[utoipa::path]`: the
+/// status and description of an RFC 9457 problem that many routes can answer with.
+macro_rules! problem_responses {
+    ($($(#[$doc:meta])* $name:ident = $status:literal, $description:literal;)*) => {$(
+        $(#[$doc])*
+        #[derive(Debug, utoipa::IntoResponses)]
+        #[response(status = $status, description = $description, content_type = "application/problem+json")]
+        pub struct $name(pub crate::Problem);
+    )*};
+}
+
+problem_responses! {
+    /// 400: the request could not be read.
+    Unreadable = 400, "The request could not be read: a bad query, path or body, naming the field";
+    /// 401: no valid bearer token or session.
+    SignInRequired = 401, "Sign-in required: no valid bearer token or session";
+    /// 403: no consent or role for the request.
+    NotAllowed = 403, "Not allowed: no consent or role for this";
+    /// 403: no consent or role, or a missing CSRF token on a session's write.
+    NotAllowedOrNoCsrf = 403, "Not allowed: no consent or role for this, or a missing CSRF token";
+    /// 404: no such person, plan or version.
+    NoSuchVersion = 404, "No such person, plan or version";
+    /// 404: no such goal, or its section withheld.
+    NoSuchGoal = 404, "No such person, plan or goal, or the goals section is withheld from the reader";
+    /// 412: a write based on an old version.
+    Stale = 412, "The plan has changed since the If-Match version; current_version says which it is now";
+    /// 413: a body over the limit.
+    TooLarge = 413, "The body is larger than the service accepts";
+    /// 415: a body that is not JSON.
+    NotJson = 415, "The body is not JSON";
+    /// 422: a change the plan's rules refuse.
+    BreaksARule = 422, "The change breaks a rule of the plan; issues names each";
+    /// 428: a write without If-Match.
+    IfMatchMissing = 428, "If-Match is missing";
+}
+
 // ----- schemas ----------------------------------------------------------------------------------
 
 /// Whether the service is up (`ok`) or ready (`ready`).
