@@ -11,7 +11,7 @@ use sqlx::{AnyConnection, Row};
 use crate::cache::{CurrentPlan, Epoch};
 use crate::encoding::{decode_command, decode_item, decode_time, to_i64};
 use crate::handle::releases_of;
-use crate::{Store, StoreError};
+use crate::{Backend, Store, StoreError};
 
 /// One version in a plan's history: who, when, what, and why.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -346,7 +346,8 @@ impl Store {
         offset: u32,
         scope: &PeopleScope,
     ) -> Result<Vec<PersonSummary>, StoreError> {
-        let (pattern, nhs) = match search.map(str::trim).filter(|s| !s.is_empty()) {
+        let search = search.map(str::trim).filter(|s| !s.is_empty());
+        let (pattern, nhs) = match search {
             None => ("%".to_owned(), None),
             Some(s) => (
                 format!("%{}%", s.to_lowercase().replace(['%', '_'], "")),
@@ -361,12 +362,21 @@ impl Store {
             ),
             PeopleScope::Person(person) => ("AND person_id = $5", Some(person)),
         };
+        // On SQLite a search goes through the trigram index of names (migration 0006), which
+        // `LIKE` on `plans` itself cannot use; PostgreSQL's trigram index serves `plans` directly.
+        let matches = match (self.backend, search.is_some()) {
+            (Backend::Sqlite, true) => {
+                "id IN (SELECT s.plan_id FROM plan_search_ids s WHERE s.n IN \
+                 (SELECT rowid FROM plan_names WHERE search_name LIKE $1))"
+            }
+            _ => "search_name LIKE $1",
+        };
         let sql = format!(
             "SELECT id, person_id, given_name, family_name, date_of_birth, nhs_number, version, updated_at \
-             FROM plans WHERE (search_name LIKE $1 OR nhs_number = $2) {restriction} \
+             FROM plans WHERE ({matches} OR nhs_number = $2) {restriction} \
              ORDER BY family_name, given_name, id LIMIT $3 OFFSET $4"
         );
-        // The SQL is one of three fixed texts; every value is a bound parameter.
+        // The SQL is one of a few fixed texts; every value is a bound parameter.
         let mut query = sqlx::query(sqlx::AssertSqlSafe(sql))
             .bind(pattern)
             .bind(nhs.map(|n| n.as_str().to_owned()))

@@ -489,3 +489,69 @@ async fn csp15_a_plan_started_with_commands_commits_all_of_them_or_nothing() {
         db.cleanup().await;
     }
 }
+
+/// People are found by any part of a name (three letters or fewer too), through the
+/// trigram index on both databases, and a rename is found by the new name only.
+#[tokio::test]
+async fn people_are_found_by_any_part_of_their_name_and_by_a_new_one() {
+    for db in [Some(TestDb::sqlite()), TestDb::postgres().await]
+        .into_iter()
+        .flatten()
+    {
+        let store = db.open().await;
+        let nurse = actor("Searcher", Role::Practitioner);
+        let margaret = json!({"given_name": "Margaret", "family_name": "Okonkwo",
+                              "date_of_birth": "1941-02-03", "nhs_number": "943 476 5919"});
+        let created = store
+            .create_plan(
+                &nurse,
+                serde_json::from_value(margaret.clone()).unwrap(),
+                None,
+            )
+            .await
+            .unwrap();
+        let other =
+            json!({"given_name": "Bob", "family_name": "Other", "date_of_birth": "1960-05-06"});
+        store
+            .create_plan(&nurse, serde_json::from_value(other).unwrap(), None)
+            .await
+            .unwrap();
+        let names = |found: Vec<careplan_store::PersonSummary>| {
+            found.into_iter().map(|p| p.family_name).collect::<Vec<_>>()
+        };
+        for (search, expected) in [
+            ("KONK", vec!["Okonkwo"]),
+            ("garet okon", vec!["Okonkwo"]),
+            ("ok", vec!["Okonkwo"]),
+            ("b", vec!["Other"]),
+            ("9434765919", vec!["Okonkwo"]),
+            ("zzz", vec![]),
+        ] {
+            let found = store.people(Some(search), 10, 0).await.unwrap();
+            assert_eq!(names(found), expected, "{search} on {}", db.url);
+        }
+
+        let mut renamed = margaret;
+        renamed["family_name"] = json!("Adeyemi");
+        store
+            .apply(
+                &created.plan.id,
+                created.version(),
+                &nurse,
+                cmd(json!({"type": "update_person", "person": renamed})),
+                None,
+            )
+            .await
+            .unwrap();
+        assert_eq!(
+            names(store.people(Some("konk"), 10, 0).await.unwrap()),
+            Vec::<String>::new()
+        );
+        assert_eq!(
+            names(store.people(Some("adey"), 10, 0).await.unwrap()),
+            ["Adeyemi"]
+        );
+        store.close().await;
+        db.cleanup().await;
+    }
+}
