@@ -139,30 +139,10 @@ async fn run(sizes: &[u64], reads: usize) {
     let db = BenchDb::sqlite();
     let store = db.open().await;
     // The account first: the care team names it.
-    let reader = store
-        .create_account(NewAccount {
-            username: "bench".into(),
-            display_name: Some("Bench Nurse".into()),
-            role: Role::Practitioner,
-            person_id: None,
-            organisation: None,
-            password: None,
-        })
-        .await
-        .unwrap();
+    let reader = account(&store, "bench", Role::Practitioner).await;
     let template = build_template(&store, &reader.id).await;
     let handle = store.handle(reader.requester(), reader.actor());
-    let controller = store
-        .create_account(NewAccount {
-            username: "controller".into(),
-            display_name: Some("Bench Controller".into()),
-            role: Role::DataController,
-            person_id: None,
-            organisation: None,
-            password: None,
-        })
-        .await
-        .unwrap();
+    let controller = account(&store, "controller", Role::DataController).await;
     let searcher = store.handle(controller.requester(), controller.actor());
 
     let mut loader = db.connect().await;
@@ -271,6 +251,21 @@ async fn run(sizes: &[u64], reads: usize) {
     }
     loader.close().await.unwrap();
     store.close().await;
+}
+
+/// A new account without a password (the bench acts through handles, not sign-in).
+async fn account(store: &Store, username: &str, role: Role) -> careplan_store::accounts::Account {
+    store
+        .create_account(NewAccount {
+            username: username.into(),
+            display_name: None,
+            role,
+            person_id: None,
+            organisation: None,
+            password: None,
+        })
+        .await
+        .unwrap()
 }
 
 /// The plan every copy is made from.

@@ -113,15 +113,23 @@ async fn child(url: &str, plan: &str) {
     let store = Store::open(url).await.unwrap();
     let plan = PlanId::parse(plan).unwrap();
     let nurse = actor("Crash Writer", Role::Practitioner);
+    comment_for_ever(&store, &plan, &nurse, true).await;
+}
+
+/// Commits one comment after another to `plan` (at version 1), until the process is killed;
+/// with `ack`, prints `acked N` as each version N is acknowledged.
+async fn comment_for_ever(store: &Store, plan: &PlanId, nurse: &careplan_model::Actor, ack: bool) {
     let mut version = VersionNumber::FIRST;
     for i in 0.. {
         let c: Command = serde_json::from_value(json!({"type": "add_comment", "target": {"on": "plan"}, "text": format!("comment {i}")})).unwrap();
         version = store
-            .apply(&plan, version, &nurse, c, None)
+            .apply(plan, version, nurse, c, None)
             .await
             .unwrap()
             .version();
-        println!("acked {version}");
+        if ack {
+            println!("acked {version}");
+        }
     }
 }
 
@@ -187,14 +195,6 @@ async fn reader(url: &str, plan: &str) {
             }
         }));
     }
-    // Writes among the reads, so the journal is moved into the trail while reads go on.
-    let mut version = VersionNumber::FIRST;
-    for i in 0.. {
-        let c: Command = serde_json::from_value(json!({"type": "add_comment", "target": {"on": "plan"}, "text": format!("comment {i}")})).unwrap();
-        version = store
-            .apply(&plan, version, &nurse, c, None)
-            .await
-            .unwrap()
-            .version();
-    }
+    // Writes among the reads: versions' audit entries join the chain between groups of reads.
+    comment_for_ever(&store, &plan, &nurse, false).await;
 }
