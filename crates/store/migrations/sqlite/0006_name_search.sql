@@ -1,5 +1,5 @@
 -- Finding people by any part of their name without reading every plan. `search_name` (given,
--- other and family names, lower case) goes into a trigram index (FTS5), which answers
+-- family and preferred names, lower case) goes into a trigram index (FTS5), which answers
 -- `LIKE '%…%'` for three or more characters from the index; `plan_search_ids` gives each plan the
 -- integer key FTS5 rows need (plans has a text key). Triggers keep both in step with `plans`,
 -- whoever writes it; an edit of a plan that does not change the name touches neither.
