@@ -56,14 +56,15 @@ fn family_name(i: u64) -> String {
 }
 
 /// The statements that copy the template plan's rows to plans `$2` … `$3` (numbered), with
-/// `$1` the template's plan id. Every copy gets its own plan and person id and a family name made
-/// of syllables ([`family_name`]); items keep their ids, which are only unique within a plan.
+/// `$1` the template's plan id and `$4` [`SYLLABLES`] (statements that make no names ignore it).
+/// Every copy gets its own plan and person id and a family name made of syllables
+/// ([`family_name`]); items keep their ids, which are only unique within a plan.
 const COPY: [&str; 5] = [
     "WITH RECURSIVE n(i) AS (SELECT $2 UNION ALL SELECT i + 1 FROM n WHERE i < $3), \
      named(i, family) AS (SELECT i, \
-         substr('kamotiderunalosepivubagohezifawecuyo', i % 18 * 2 + 1, 2) \
-         || substr('kamotiderunalosepivubagohezifawecuyo', i / 18 % 18 * 2 + 1, 2) \
-         || substr('kamotiderunalosepivubagohezifawecuyo', i / 324 % 18 * 2 + 1, 2) FROM n) \
+         substr($4, i % 18 * 2 + 1, 2) \
+         || substr($4, i / 18 % 18 * 2 + 1, 2) \
+         || substr($4, i / 324 % 18 * 2 + 1, 2) FROM n) \
      INSERT INTO plans (id, person_id, version, created_at, updated_at, nhs_number, given_name, \
                         family_name, date_of_birth, search_name) \
      SELECT printf('scale-plan-%07d', i), printf('scale-person-%07d', i), version, created_at, \
@@ -344,6 +345,7 @@ async fn grow(conn: &mut AnyConnection, template: &Template, from: u64, to: u64)
                 .bind(template.plan.as_str())
                 .bind(i64::try_from(start).unwrap())
                 .bind(i64::try_from(end).unwrap())
+                .bind(SYLLABLES)
                 .execute(&mut *tx)
                 .await
                 .unwrap();
