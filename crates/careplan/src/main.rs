@@ -239,6 +239,11 @@ enum PlanCommand {
     },
 }
 
+/// mimalloc rather than glibc's allocator: under load `malloc` and its consolidation of large
+/// frees were about a tenth of the server's CPU (ARCHITECTURE.md, BENCHMARKS.md).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[tokio::main]
 async fn main() -> ExitCode {
     let cli = Cli::parse();

@@ -50,10 +50,9 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use sqlx::any::AnyRow;
 use sqlx::{AnyConnection, Connection, Row};
-use time::OffsetDateTime;
 
+use crate::audit_writer::{Pending, Refused};
 use crate::cache::Epoch;
-use crate::commit::Committer;
 use crate::encoding::to_i64;
 use crate::script::{Arg, Script};
 use crate::{Backend, Store, StoreError};
@@ -207,7 +206,12 @@ impl AuditRecord {
         hex(&Sha256::digest(self.canonical_bytes()))
     }
 
-    fn from_entry(entry: &AuditEntry, seq: u64, at: &str, prev_hash: String) -> AuditRecord {
+    pub(crate) fn from_entry(
+        entry: &AuditEntry,
+        seq: u64,
+        at: &str,
+        prev_hash: String,
+    ) -> AuditRecord {
         let mut record = AuditRecord {
             seq,
             at: at.to_owned(),
@@ -466,89 +470,14 @@ pub(crate) fn push_after(
     }
 }
 
-#[derive(Debug)]
-pub(crate) struct Pending {
-    entries: Vec<AuditEntry>,
-    /// The read cache's epoch the access depends on (`None`: nothing taken from memory).
-    epoch: Option<Epoch>,
-    done: tokio::sync::oneshot::Sender<Result<(), Refused>>,
-}
-
-/// Why entries were not committed.
-#[derive(Debug, Clone)]
-enum Refused {
-    /// What the access was decided on has changed since: nothing was written.
-    Stale,
-    Failed(String),
-}
-
-/// The most entries one group commit takes.
-const GROUP_LIMIT: usize = 1024;
-
-/// Starts the task that commits queued audit entries in groups; it ends when every sender (every
-/// clone of the store) is gone.
-pub(crate) fn start_writer(committer: Committer) -> tokio::sync::mpsc::UnboundedSender<Pending> {
-    let (send, mut receive) = tokio::sync::mpsc::unbounded_channel::<Pending>();
-    tokio::spawn(async move {
-        while let Some(first) = receive.recv().await {
-            let mut group = vec![first];
-            let mut count = group[0].entries.len();
-            while count < GROUP_LIMIT {
-                match receive.try_recv() {
-                    Ok(next) => {
-                        count += next.entries.len();
-                        group.push(next);
-                    }
-                    Err(_) => break,
-                }
-            }
-            let at = Timestamp::from_datetime(OffsetDateTime::now_utc());
-            let accepted = match committer.backend() {
-                Backend::Sqlite => {
-                    let tagged: Vec<(Option<Epoch>, &[AuditEntry])> = group
-                        .iter()
-                        .map(|p| (p.epoch, p.entries.as_slice()))
-                        .collect();
-                    committer.commit_audit_group(&tagged, at).await
-                }
-                // No read cache: every access was decided on what the database said.
-                Backend::Postgres => {
-                    let entries: Vec<AuditEntry> = group
-                        .iter()
-                        .flat_map(|p| p.entries.iter().cloned())
-                        .collect();
-                    committer
-                        .commit(&Script::default(), &entries, at)
-                        .await
-                        .map(|()| vec![true; group.len()])
-                }
-            };
-            match accepted {
-                Ok(accepted) => {
-                    for (pending, ok) in group.into_iter().zip(accepted) {
-                        let reply = if ok { Ok(()) } else { Err(Refused::Stale) };
-                        let _ = pending.done.send(reply);
-                    }
-                }
-                Err(e) => {
-                    let e = Refused::Failed(e.to_string());
-                    for pending in group {
-                        let _ = pending.done.send(Err(e.clone()));
-                    }
-                }
-            }
-        }
-    });
-    send
-}
-
 impl Store {
     /// Appends entries (reads, denials, releases…) to the audit trail in their own transaction,
     /// at the current time. Writes of plan versions are audited by the store itself.
     ///
-    /// Returns only once the entries are durable. Concurrent callers share one transaction (group
-    /// commit): the first to arrive starts it, everyone waiting at that moment joins it, so many
-    /// audited reads cost one fsync between them instead of one each.
+    /// Returns only once the entries are committed. Concurrent callers share one transaction
+    /// (group commit): the first to arrive starts it, everyone waiting at that moment joins it.
+    /// On SQLite a committed entry survives a crash of this process at once and is synced to disk
+    /// within [`SYNC_WITHIN`](crate::audit_writer::SYNC_WITHIN); see `audit_writer.rs`.
     pub async fn audit(&self, entries: Vec<AuditEntry>) -> Result<(), StoreError> {
         self.audit_read(entries, None).await
     }
@@ -564,15 +493,13 @@ impl Store {
         if entries.is_empty() {
             return Ok(());
         }
-        let stopped = || StoreError::Audit("the audit writer has stopped".into());
         let (done, wait) = tokio::sync::oneshot::channel();
-        self.audit_queue
-            .send(Pending {
-                entries,
-                epoch,
-                done,
-            })
-            .map_err(|_| stopped())?;
+        self.audit_queue.send(Pending {
+            entries,
+            epoch,
+            done,
+        })?;
+        let stopped = || StoreError::Audit("the audit writer has stopped".into());
         match wait.await.map_err(|_| stopped())? {
             Ok(()) => Ok(()),
             Err(Refused::Stale) => Err(StoreError::Stale),

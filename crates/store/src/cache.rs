@@ -4,12 +4,12 @@
 //! # Why it is safe
 //!
 //! Every audited read ends by committing its audit entry, and a read is answered only after that
-//! commit. The audit writer's transaction (`commit.rs`, [`Committer::commit_audit_group`]) first
-//! asks SQLite whether any *other* connection has committed since its last transaction
-//! (`PRAGMA data_version`, which a connection's own commits do not move). If one has — another
-//! process, or this one's account and session writes — everything here is dropped and the
-//! epoch moves on. Writes this process commits through its committer drop everything too, before
-//! they are acknowledged.
+//! commit. The audit writer's transaction (`audit_writer.rs`) first asks SQLite whether any
+//! *other* connection has committed since its last transaction (`PRAGMA data_version`, which a
+//! connection's own commits do not move). If one has — another process, or this one's commits
+//! of versions, account and session writes — everything here is dropped and the epoch moves on.
+//! Writes this process commits through its committer drop everything too, before they are
+//! acknowledged.
 //!
 //! Whatever a read takes from here is tagged with the epoch it was taken at. When its audit entry
 //! is committed, the writer accepts it only if the epoch has not moved; otherwise the entry is
@@ -24,8 +24,6 @@
 //!
 //! On PostgreSQL the cache is off: several processes usually share one database there, and it
 //! has no counterpart of `data_version` that costs nothing to ask.
-//!
-//! [`Committer::commit_audit_group`]: crate::commit::Committer::commit_audit_group
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard};

@@ -20,7 +20,7 @@ use sqlx::any::AnyConnectOptions;
 use sqlx::{AnyConnection, AnyPool, ConnectOptions, Connection, Executor};
 
 use crate::audit::{AuditEntry, ChainEnd, append_in, push_after, read_head};
-use crate::cache::{Epoch, ReadCache};
+use crate::cache::ReadCache;
 use crate::script::Script;
 use crate::{Backend, StoreError};
 
@@ -41,9 +41,6 @@ pub(crate) struct Committer {
     /// What reads keep in memory: dropped after every commit made here, and whenever the audit
     /// writer finds that another connection has committed.
     cache: Arc<ReadCache>,
-    /// `PRAGMA data_version` of the SQLite connection when the audit writer last asked (`None`
-    /// until it asks, and again whenever the connection is opened afresh).
-    data_version: Arc<Mutex<Option<i64>>>,
 }
 
 /// The SQLite connection in the middle of a one-script transaction. If the future running the
@@ -104,7 +101,6 @@ impl Committer {
             options,
             chain_end: Arc::default(),
             cache,
-            data_version: Arc::default(),
         }
     }
 
@@ -114,9 +110,19 @@ impl Committer {
             let mut conn = self.options.connect().await?;
             conn.execute(crate::SQLITE_PRAGMAS).await?;
             *slot = Some(conn);
-            *self.data_version.lock().unwrap_or_else(|e| e.into_inner()) = None;
         }
         Ok(())
+    }
+
+    /// Takes this process's turn to write to SQLite, from a thread outside the async runtime
+    /// (the audit writer): commits here wait until the guard is dropped, and it waits for them.
+    pub(crate) fn hold_blocking(&self) -> tokio::sync::MutexGuard<'_, Option<AnyConnection>> {
+        self.sqlite.blocking_lock()
+    }
+
+    /// What reads keep in memory.
+    pub(crate) fn cache(&self) -> &ReadCache {
+        &self.cache
     }
 
     pub(crate) fn backend(&self) -> Backend {
@@ -137,7 +143,9 @@ impl Committer {
             .clone()
     }
 
-    fn remember(&self, end: Option<ChainEnd>) {
+    /// Records the end of the chain as a commit in this process left it; call it while that
+    /// commit still holds the turn ([`Committer::hold_blocking`]), so ends are recorded in order.
+    pub(crate) fn remember(&self, end: Option<ChainEnd>) {
         *self.chain_end.lock().unwrap_or_else(|e| e.into_inner()) = end;
     }
 
@@ -165,84 +173,6 @@ impl Committer {
         // Before the change is acknowledged, nothing read before it may be served from memory.
         self.cache.invalidate();
         result
-    }
-
-    /// Commits the audit entries of a group of reads (SQLite), each group of entries tagged with
-    /// the cache epoch its read depends on, and says which were accepted.
-    ///
-    /// Inside the write transaction, before anything is written, it asks whether another
-    /// connection has committed since this one last looked (`PRAGMA data_version`); if so the
-    /// read cache is dropped. A read whose epoch is then no longer the cache's is refused (its
-    /// entries are not written: it will be made again from the database); the others' entries
-    /// are appended to the chain, whose end is read in the same round trip.
-    pub(crate) async fn commit_audit_group(
-        &self,
-        groups: &[(Option<Epoch>, &[AuditEntry])],
-        at: Timestamp,
-    ) -> Result<Vec<bool>, StoreError> {
-        let mut slot = self.sqlite.lock().await;
-        self.open(&mut slot).await?;
-        let mut held = Unfinished { slot, done: false };
-        let outcome = async {
-            let row = sqlx::query(
-                "BEGIN IMMEDIATE; \
-                 SELECT (SELECT data_version FROM pragma_data_version()), seq, hash \
-                 FROM audit_head WHERE id = 1",
-            )
-            // All rows of the statement list: `fetch_optional` would stop at BEGIN, which has none.
-            .fetch_all(held.conn())
-            .await?
-            .into_iter()
-            .next()
-            .ok_or_else(|| StoreError::Corrupt("the audit trail's head row is missing".into()))?;
-            let version: i64 = sqlx::Row::try_get(&row, 0)?;
-            let seq: i64 = sqlx::Row::try_get(&row, 1)?;
-            let head = ChainEnd {
-                seq: u64::try_from(seq).map_err(|_| {
-                    StoreError::Corrupt(format!("the audit trail's head is at entry {seq}"))
-                })?,
-                hash: sqlx::Row::try_get(&row, 2)?,
-            };
-            let seen = self
-                .data_version
-                .lock()
-                .unwrap_or_else(|e| e.into_inner())
-                .replace(version);
-            if seen != Some(version) {
-                self.cache.invalidate();
-            }
-            let accepted: Vec<bool> = groups.iter().map(|(e, _)| self.cache.holds(*e)).collect();
-            let entries: Vec<AuditEntry> = groups
-                .iter()
-                .zip(&accepted)
-                .filter(|(_, ok)| **ok)
-                .flat_map(|((_, entries), _)| entries.iter().cloned())
-                .collect();
-            let mut script = Script::default();
-            let end = if entries.is_empty() {
-                script.push("ROLLBACK", Vec::new());
-                head
-            } else {
-                let end = push_after(head, &entries, at, &mut script);
-                script.push("COMMIT", Vec::new());
-                end
-            };
-            Script::run_sqlite_parts(&[&script], held.conn()).await?;
-            Ok::<_, StoreError>((accepted, end))
-        }
-        .await;
-        match outcome {
-            Ok((accepted, end)) => {
-                self.remember(Some(end));
-                held.finish();
-                Ok(accepted)
-            }
-            Err(e) => {
-                rollback(&mut held).await;
-                self.remember(None);
-                held.failed(e).map(|()| Vec::new())
-            }
-        }
     }
 
     async fn commit_sqlite(

@@ -8,6 +8,7 @@
 pub mod accounts;
 pub mod attach;
 pub mod audit;
+pub mod audit_writer;
 mod blob_refs;
 mod cache;
 mod commit;
@@ -81,7 +82,7 @@ pub struct Inner {
     /// by NHS number always asks the database).
     plan_ids: Recent<String, PlanId>,
     /// Audit entries of reads and denials go to one writer task that commits them in groups.
-    audit_queue: tokio::sync::mpsc::UnboundedSender<audit::Pending>,
+    audit_queue: audit_writer::Queue,
     /// What audited reads may take from memory: token accounts and current plans, checked when
     /// the read's audit entry commits (SQLite only; see `cache.rs`).
     cache: Arc<cache::ReadCache>,
@@ -171,6 +172,7 @@ impl Store {
             .map_err(|e| StoreError::Config(format!("the database URL is not valid: {e}")))?;
         let store = match backend {
             Backend::Sqlite => {
+                let file = sqlite_file(url)?;
                 let pool = |max: u32| {
                     AnyPoolOptions::new()
                         .max_connections(max)
@@ -190,7 +192,7 @@ impl Store {
                 let cache = Arc::new(cache::ReadCache::new(true));
                 let committer =
                     commit::Committer::new(backend, writer.clone(), options.clone(), cache.clone());
-                let audit_queue = audit::start_writer(committer.clone());
+                let audit_queue = audit_writer::start_sqlite(file, committer.clone())?;
                 Store(Arc::new(Inner {
                     backend,
                     writer,
@@ -220,7 +222,7 @@ impl Store {
                 let cache = Arc::new(cache::ReadCache::new(false));
                 let committer =
                     commit::Committer::new(backend, pool.clone(), options.clone(), cache.clone());
-                let audit_queue = audit::start_writer(committer.clone());
+                let audit_queue = audit_writer::start_postgres(committer.clone());
                 Store(Arc::new(Inner {
                     backend,
                     writer: pool.clone(),
@@ -280,10 +282,30 @@ impl Store {
 
     /// Closes the pools, waiting for work under way to finish.
     pub async fn close(&self) {
+        // The audit entries already answered for, synced, before anything else closes.
+        self.audit_queue.close().await;
         self.committer.close().await;
         self.writer.close().await;
         self.reader.close().await;
     }
+}
+
+/// The file of the SQLite database at `url`: careplan keeps SQLite in a file, never only in
+/// memory (the audit writer opens it too).
+fn sqlite_file(url: &str) -> Result<std::path::PathBuf, StoreError> {
+    let options = sqlx::sqlite::SqliteConnectOptions::from_str(url)
+        .map_err(|e| StoreError::Config(format!("the database URL is not valid: {e}")))?;
+    let file = options.get_filename();
+    let in_memory = url.contains(":memory:")
+        || url
+            .split_once('?')
+            .is_some_and(|(_, query)| query.split('&').any(|pair| pair == "mode=memory"));
+    if in_memory || file.as_os_str().is_empty() {
+        return Err(StoreError::Config(
+            "careplan keeps its SQLite database in a file: give a path, not “:memory:”".into(),
+        ));
+    }
+    Ok(file.to_path_buf())
 }
 
 /// The sqlx URL of a SQLite file, created if missing.

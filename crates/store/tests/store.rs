@@ -393,6 +393,15 @@ async fn a_bad_database_url_is_one_clear_sentence() {
 }
 
 #[tokio::test]
+async fn a_sqlite_database_only_in_memory_is_refused_in_one_sentence() {
+    for url in ["sqlite::memory:", "sqlite://data.db?mode=memory"] {
+        let err = Store::open(url).await.unwrap_err();
+        assert!(matches!(err, StoreError::Config(_)), "{url}: {err:?}");
+        assert!(err.to_string().contains("in a file"), "{url}: {err}");
+    }
+}
+
+#[tokio::test]
 async fn two_processes_writing_one_plan_never_apply_to_a_stale_head() {
     for db in [Some(TestDb::sqlite()), TestDb::postgres().await]
         .into_iter()
