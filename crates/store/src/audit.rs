@@ -7,9 +7,9 @@
 //! The one-row table `audit_head` holds the last `seq` and its hash; every append moves it in the
 //! same transaction as the rows it adds, so appends from many tasks and processes form one chain.
 //! PostgreSQL reads it `FOR UPDATE`; on SQLite the `BEGIN IMMEDIATE` write transaction already
-//! serialises, and the committer (`commit.rs`) remembers the end it last wrote instead of reading
-//! it (a stale end is refused by the `seq` primary key and the commit retried). Writes of plan versions append their rows inside the transaction
-//! that commits the versions, so a version and its audit row commit together or not at all.
+//! serialises, and the SQLite writer (`sqlite_writer.rs`) reads it inside that transaction.
+//! Writes of plan versions append their rows inside the transaction that commits the versions,
+//! so a version and its audit row commit together or not at all.
 //!
 //! # The hash (format 1)
 //!
@@ -342,7 +342,7 @@ pub(crate) async fn append_in(
 ) -> Result<(), StoreError> {
     let mut script = Script::default();
     push_entries(conn, backend, entries, at, &mut script).await?;
-    script.run(conn, backend).await?;
+    script.run(conn).await?;
     Ok(())
 }
 
@@ -477,7 +477,7 @@ impl Store {
     /// Returns only once the entries are committed. Concurrent callers share one transaction
     /// (group commit): the first to arrive starts it, everyone waiting at that moment joins it.
     /// On SQLite a committed entry survives a crash of this process at once and is synced to disk
-    /// within [`SYNC_WITHIN`](crate::audit_writer::SYNC_WITHIN); see `audit_writer.rs`.
+    /// within [`SYNC_WITHIN`](crate::sqlite_writer::SYNC_WITHIN); see `sqlite_writer.rs`.
     pub async fn audit(&self, entries: Vec<AuditEntry>) -> Result<(), StoreError> {
         self.audit_read(entries, None).await
     }

@@ -4,10 +4,10 @@
 //! # Why it is safe
 //!
 //! Every audited read ends by committing its audit entry, and a read is answered only after that
-//! commit. The audit writer's transaction (`audit_writer.rs`) first asks SQLite whether any
+//! commit. The audit writer's transaction (`sqlite_writer.rs`) first asks SQLite whether any
 //! *other* connection has committed since its last transaction (`PRAGMA data_version`, which a
-//! connection's own commits do not move). If one has — another process, or this one's commits
-//! of versions, account and session writes — everything here is dropped and the epoch moves on.
+//! connection's own commits do not move). If one has — another process, or this one's account
+//! and session writes — everything here is dropped and the epoch moves on.
 //! Writes this process commits through its committer drop everything too, before they are
 //! acknowledged.
 //!

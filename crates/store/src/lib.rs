@@ -20,6 +20,7 @@ mod ids;
 mod read;
 mod readers;
 mod script;
+pub mod sqlite_writer;
 mod write;
 
 use std::collections::HashMap;
@@ -62,10 +63,12 @@ impl std::ops::Deref for Store {
 #[derive(Debug)]
 pub struct Inner {
     backend: Backend,
-    /// Commits go through here. On SQLite it has one connection (SQLite has one writer at a
-    /// time anyway, and queuing in-process beats spinning on the file lock).
+    /// Writes of accounts, tokens and sessions, and on PostgreSQL every commit. On SQLite it has
+    /// one connection (SQLite has one writer at a time anyway, and queuing in-process beats
+    /// spinning on the file lock).
     writer: AnyPool,
-    /// Writes whole transactions (a change and its audit rows) through `writer`.
+    /// Writes whole transactions (a change and its audit rows): on SQLite through the SQLite
+    /// writer thread (`sqlite_writer.rs`), on PostgreSQL through `writer`.
     committer: commit::Committer,
     /// Reads go through here: on SQLite a few connections of the store's own, on PostgreSQL the
     /// same pool as `writer`.
@@ -145,8 +148,9 @@ impl HeadCache {
     }
 }
 
-/// Set on every SQLite connection. WAL with synchronous=FULL: a commit returns only after the WAL
-/// is on disk, so an acknowledged version survives a crash of the process or the machine.
+/// Set on every sqlx SQLite connection. WAL with synchronous=FULL: a commit returns only after
+/// the WAL is on disk, so an acknowledged write survives a crash of the process or the machine.
+/// (The SQLite writer thread sets its own: `sqlite_writer.rs`.)
 pub(crate) const SQLITE_PRAGMAS: &str = "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; \
      PRAGMA busy_timeout = 10000; PRAGMA foreign_keys = ON;";
 
@@ -190,9 +194,14 @@ impl Store {
                 let writer = pool(1).await?;
                 let reader = readers::Readers::own(options.clone(), 4);
                 let cache = Arc::new(cache::ReadCache::new(true));
-                let committer =
-                    commit::Committer::new(backend, writer.clone(), options.clone(), cache.clone());
-                let audit_queue = audit_writer::start_sqlite(file, committer.clone())?;
+                let jobs = sqlite_writer::start(file, cache.clone())?;
+                let committer = commit::Committer::new(
+                    backend,
+                    writer.clone(),
+                    Some(jobs.clone()),
+                    cache.clone(),
+                );
+                let audit_queue = audit_writer::Queue::Thread(jobs);
                 Store(Arc::new(Inner {
                     backend,
                     writer,
@@ -220,8 +229,7 @@ impl Store {
                     .connect_with(options.clone())
                     .await?;
                 let cache = Arc::new(cache::ReadCache::new(false));
-                let committer =
-                    commit::Committer::new(backend, pool.clone(), options.clone(), cache.clone());
+                let committer = commit::Committer::new(backend, pool.clone(), None, cache.clone());
                 let audit_queue = audit_writer::start_postgres(committer.clone());
                 Store(Arc::new(Inner {
                     backend,
@@ -284,7 +292,6 @@ impl Store {
     pub async fn close(&self) {
         // The audit entries already answered for, synced, before anything else closes.
         self.audit_queue.close().await;
-        self.committer.close().await;
         self.writer.close().await;
         self.reader.close().await;
     }

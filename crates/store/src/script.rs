@@ -1,14 +1,8 @@
-//! Several statements sent as one: on SQLite a whole commit's statements go to the connection's
-//! worker thread in a single round trip (each statement is otherwise a thread hand-off, which
-//! profiling showed to be most of a write's CPU time); on PostgreSQL, whose extended protocol
-//! allows one statement per prepared query, they run one after another.
-//!
-//! Statements are written with `$1…$n` as usual; `push` renumbers them into one parameter list,
-//! which sqlx's SQLite driver binds by number across statements.
+//! The statements of one change, written with `$1…$n` and their values, to run inside the
+//! caller's transaction: on SQLite by the SQLite writer thread, each statement prepared once per
+//! connection (`run_rusqlite`); on PostgreSQL one after another through sqlx (`run`).
 
 use sqlx::AnyConnection;
-
-use crate::Backend;
 
 /// A value bound to a statement.
 #[derive(Debug, Clone)]
@@ -69,26 +63,6 @@ fn bind_all<'q>(mut query: AnyQuery<'q>, args: &[Arg]) -> AnyQuery<'q> {
     query
 }
 
-/// Rewrites `$k` as `$(k + offset)`.
-fn renumber(sql: &str, offset: usize, out: &mut String) {
-    let mut chars = sql.char_indices().peekable();
-    while let Some((_, c)) = chars.next() {
-        if c != '$' {
-            out.push(c);
-            continue;
-        }
-        let mut digits = String::new();
-        while let Some((_, d)) = chars.peek().filter(|(_, d)| d.is_ascii_digit()) {
-            digits.push(*d);
-            chars.next();
-        }
-        match digits.parse::<usize>() {
-            Ok(n) => out.push_str(&format!("${}", n + offset)),
-            Err(_) => out.push('$'),
-        }
-    }
-}
-
 impl Script {
     pub(crate) fn push(&mut self, sql: &'static str, args: Vec<Arg>) {
         self.statements.push((sql.into(), args));
@@ -100,66 +74,42 @@ impl Script {
         self.statements.push((sql.into(), args));
     }
 
-    /// Runs `parts` one after another as a single SQLite statement list: one round trip to the
-    /// connection's worker thread. Statements after a failing one do not run.
-    pub(crate) async fn run_sqlite_parts(
-        parts: &[&Script],
-        conn: &mut AnyConnection,
-    ) -> Result<(), sqlx::Error> {
-        let mut sql = String::new();
-        let mut args = Vec::new();
-        for part in parts {
-            for (statement, statement_args) in &part.statements {
-                renumber(statement, args.len(), &mut sql);
-                sql.push_str(";\n");
-                args.extend(statement_args.iter().cloned());
-            }
-        }
-        // The text is our own statements joined; every value is a bound parameter.
-        bind_all(sqlx::query(sqlx::AssertSqlSafe(sql)), &args)
-            .execute(&mut *conn)
-            .await?;
-        Ok(())
-    }
-
-    pub(crate) async fn run(
-        &self,
-        conn: &mut AnyConnection,
-        backend: Backend,
-    ) -> Result<(), sqlx::Error> {
-        match backend {
-            Backend::Sqlite => Script::run_sqlite_parts(&[self], conn).await?,
-            Backend::Postgres => {
-                for (statement, args) in &self.statements {
-                    // Our own statement text; every value is a bound parameter.
-                    bind_all(
-                        sqlx::query(sqlx::AssertSqlSafe(statement.to_string())),
-                        args,
-                    )
-                    .execute(&mut *conn)
-                    .await?;
+    /// Runs the statements one after another on a synchronous SQLite connection (the SQLite
+    /// writer's), each prepared once per connection, binding `$k` by its name.
+    pub(crate) fn run_rusqlite(&self, conn: &rusqlite::Connection) -> rusqlite::Result<()> {
+        for (statement, args) in &self.statements {
+            let mut prepared = conn.prepare_cached(statement)?;
+            for (i, arg) in args.iter().enumerate() {
+                let name = format!("${}", i + 1);
+                let index = prepared
+                    .parameter_index(&name)?
+                    .ok_or(rusqlite::Error::InvalidParameterName(name))?;
+                match arg {
+                    Arg::Int(v) => prepared.raw_bind_parameter(index, v)?,
+                    Arg::Text(v) => prepared.raw_bind_parameter(index, v)?,
+                    Arg::MaybeText(v) => prepared.raw_bind_parameter(index, v)?,
+                    Arg::MaybeInt(v) => prepared.raw_bind_parameter(index, v)?,
                 }
             }
+            // Any rows a statement gives are not wanted; stepping to the end runs it.
+            let mut rows = prepared.raw_query();
+            while rows.next()?.is_some() {}
         }
         Ok(())
     }
-}
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn placeholders_are_renumbered_after_earlier_statements() {
-        let mut out = String::new();
-        renumber(
-            "INSERT INTO t (a, b) VALUES ($1, $2) -- $x stays",
-            3,
-            &mut out,
-        );
-        assert_eq!(out, "INSERT INTO t (a, b) VALUES ($4, $5) -- $x stays");
-        out.clear();
-        renumber("UPDATE t SET a = $10 WHERE b = $2", 0, &mut out);
-        assert_eq!(out, "UPDATE t SET a = $10 WHERE b = $2");
+    /// Runs the statements one after another through sqlx (PostgreSQL: its extended protocol
+    /// takes one statement per prepared query).
+    pub(crate) async fn run(&self, conn: &mut AnyConnection) -> Result<(), sqlx::Error> {
+        for (statement, args) in &self.statements {
+            // Our own statement text; every value is a bound parameter.
+            bind_all(
+                sqlx::query(sqlx::AssertSqlSafe(statement.to_string())),
+                args,
+            )
+            .execute(&mut *conn)
+            .await?;
+        }
+        Ok(())
     }
 }
