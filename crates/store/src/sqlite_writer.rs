@@ -229,6 +229,9 @@ impl SqliteWriter {
         if self.conn.is_none() {
             let conn = rusqlite::Connection::open(&self.db)?;
             conn.busy_timeout(Duration::from_secs(10))?;
+            // Room for every statement of every kind of change, not rusqlite's default 16: a
+            // statement pushed out is parsed again next time.
+            conn.set_prepared_statement_cache_capacity(256);
             conn.query_row("PRAGMA journal_mode = WAL", [], |_| Ok(()))?;
             conn.execute_batch("PRAGMA foreign_keys = ON")?;
             // Group commits append a few pages each, thousands of times a second under load:
