@@ -210,16 +210,24 @@ impl SqliteWriter {
         }
     }
 
-    /// Runs `commit`; if it fails, drops the connection, which rolls back whatever is open (it
-    /// is opened afresh next time).
+    /// Runs `commit`; if it fails, rolls back whatever it left open. A statement the database
+    /// refused (a taken key: a conflict) leaves the connection fine; if the rollback fails too,
+    /// the connection is dropped, which rolls back anything still open, and opened afresh next
+    /// time.
     fn guarded<T>(
         &mut self,
         commit: impl FnOnce(&mut Self) -> Result<T, Failure>,
     ) -> Result<T, Failure> {
         let outcome = commit(self);
         if outcome.is_err() {
-            self.conn = None;
-            self.data_version = None;
+            let rolled_back = self
+                .conn
+                .as_ref()
+                .is_some_and(|conn| conn.execute_batch("ROLLBACK").is_ok());
+            if !rolled_back {
+                self.conn = None;
+                self.data_version = None;
+            }
         }
         outcome
     }
