@@ -260,8 +260,8 @@ impl SqliteWriter {
     ) -> Result<(), Failure> {
         self.open()?;
         let conn = self.conn.as_ref().expect("opened above");
-        // Every statement prepared once per connection. On an error the connection is dropped,
-        // which rolls back whatever is open.
+        // Every statement prepared once per connection; on an error `guarded` rolls back.
+        // Synced before it returns, whatever the group commits last set.
         conn.prepare_cached("PRAGMA synchronous = FULL")?
             .execute([])?;
         conn.prepare_cached("BEGIN IMMEDIATE")?.execute([])?;
