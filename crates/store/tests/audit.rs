@@ -12,7 +12,7 @@ use careplan_store::audit::{
 use careplan_store::{Store, StoreError};
 use serde_json::json;
 use sqlx::Connection;
-use support::{TestDb, actor};
+use support::{TestDb, actor, databases};
 
 fn cmd(value: serde_json::Value) -> Command {
     serde_json::from_value(value).expect("valid command JSON")
@@ -35,13 +35,6 @@ fn strength(n: u64) -> Command {
 
 /// Every database the tests run on: SQLite always, PostgreSQL when there is a server (and always
 /// in CI).
-async fn databases() -> Vec<TestDb> {
-    [Some(TestDb::sqlite()), TestDb::postgres().await]
-        .into_iter()
-        .flatten()
-        .collect()
-}
-
 async fn all_records(store: &Store) -> Vec<AuditRecord> {
     store
         .audit_records(AuditFilter {

@@ -6,7 +6,7 @@ mod support;
 use careplan_model::{Command, IssueCode, ItemId, Person, Plan, PlanId, Role, VersionNumber};
 use careplan_store::{Store, StoreError};
 use serde_json::json;
-use support::{TestDb, actor};
+use support::{TestDb, actor, databases};
 
 fn cmd(value: serde_json::Value) -> Command {
     serde_json::from_value(value).expect("valid command JSON")
@@ -345,10 +345,7 @@ async fn csp15_random_walk_reads_back_every_version_on_postgres() {
 
 #[tokio::test]
 async fn concurrent_writers_on_one_version_get_one_success_and_conflicts() {
-    for db in [Some(TestDb::sqlite()), TestDb::postgres().await]
-        .into_iter()
-        .flatten()
-    {
+    for db in databases().await {
         let store = db.open().await;
         let nurse = actor("Racer", Role::Practitioner);
         let plan = store
@@ -403,10 +400,7 @@ async fn a_sqlite_database_only_in_memory_is_refused_in_one_sentence() {
 
 #[tokio::test]
 async fn two_processes_writing_one_plan_never_apply_to_a_stale_head() {
-    for db in [Some(TestDb::sqlite()), TestDb::postgres().await]
-        .into_iter()
-        .flatten()
-    {
+    for db in databases().await {
         // Two handles with their own head caches stand for two processes.
         let (a, b) = (db.open().await, db.open().await);
         let nurse = actor("Two", Role::Practitioner);
@@ -447,10 +441,7 @@ async fn two_processes_writing_one_plan_never_apply_to_a_stale_head() {
 
 #[tokio::test]
 async fn csp15_a_plan_started_with_commands_commits_all_of_them_or_nothing() {
-    for db in [Some(TestDb::sqlite()), TestDb::postgres().await]
-        .into_iter()
-        .flatten()
-    {
+    for db in databases().await {
         let store = db.open().await;
         let nurse = actor("Starter", Role::Practitioner);
         let need =
@@ -503,10 +494,7 @@ async fn csp15_a_plan_started_with_commands_commits_all_of_them_or_nothing() {
 /// trigram index on both databases, and a rename is found by the new name only.
 #[tokio::test]
 async fn people_are_found_by_any_part_of_their_name_and_by_a_new_one() {
-    for db in [Some(TestDb::sqlite()), TestDb::postgres().await]
-        .into_iter()
-        .flatten()
-    {
+    for db in databases().await {
         let store = db.open().await;
         let nurse = actor("Searcher", Role::Practitioner);
         let margaret = json!({"given_name": "Margaret", "family_name": "Okonkwo",

@@ -24,6 +24,14 @@ pub struct TestDb {
     drop_db: Option<(String, String)>,
 }
 
+/// Every database the suite runs against here: SQLite always, PostgreSQL when it can be reached.
+pub async fn databases() -> Vec<TestDb> {
+    [Some(TestDb::sqlite()), TestDb::postgres().await]
+        .into_iter()
+        .flatten()
+        .collect()
+}
+
 impl TestDb {
     pub fn sqlite() -> TestDb {
         let dir = tempfile::tempdir().unwrap();
