@@ -108,7 +108,7 @@ pub(crate) fn start_postgres(committer: Committer) -> Queue {
                 .collect();
             let at = Timestamp::from_datetime(OffsetDateTime::now_utc());
             let outcome = committer
-                .commit(&Script::default(), &entries, at)
+                .commit(Script::default(), entries, at)
                 .await
                 .map(|()| vec![true; group.len()])
                 .map_err(|e| e.to_string());

@@ -55,8 +55,8 @@ impl Committer {
     /// a conflict, a taken NHS number a duplicate person).
     pub(crate) async fn commit(
         &self,
-        change: &Script,
-        audit: &[AuditEntry],
+        change: Script,
+        audit: Vec<AuditEntry>,
         at: Timestamp,
     ) -> Result<(), StoreError> {
         let result = match &self.sqlite {
@@ -64,8 +64,8 @@ impl Committer {
                 let (done, wait) = tokio::sync::oneshot::channel();
                 let stopped = || StoreError::Config("the SQLite writer has stopped".into());
                 jobs.send(Job::Commit {
-                    change: change.clone(),
-                    audit: audit.to_vec(),
+                    change,
+                    audit,
                     at,
                     done,
                 })
@@ -77,7 +77,7 @@ impl Committer {
                 change.run(&mut tx).await?;
                 // The audit head is locked last, after the change's rows, so writers of
                 // different plans never wait on each other in a cycle.
-                append_in(&mut tx, self.backend, audit, at).await?;
+                append_in(&mut tx, self.backend, &audit, at).await?;
                 tx.commit().await?;
                 Ok(())
             }

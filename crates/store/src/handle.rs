@@ -766,7 +766,7 @@ impl Store {
             ],
         );
         self.committer
-            .commit(&script, &[entry], release.granted_at)
+            .commit(script, vec![entry], release.granted_at)
             .await?;
         Ok(())
     }

@@ -8,7 +8,7 @@
 pub mod accounts;
 pub mod attach;
 pub mod audit;
-pub mod audit_writer;
+mod audit_writer;
 mod blob_refs;
 mod cache;
 mod commit;
@@ -84,7 +84,8 @@ pub struct Inner {
     /// Plan ids found by plan id or person id, which never change (NHS numbers can, so a look-up
     /// by NHS number always asks the database).
     plan_ids: Recent<String, PlanId>,
-    /// Audit entries of reads and denials go to one writer task that commits them in groups.
+    /// Audit entries of reads and denials go to the audit writer, which commits them in groups
+    /// (on SQLite the SQLite writer thread, on PostgreSQL a task).
     audit_queue: audit_writer::Queue,
     /// What audited reads may take from memory: token accounts and current plans, checked when
     /// the read's audit entry commits (SQLite only; see `cache.rs`).

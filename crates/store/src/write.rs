@@ -131,7 +131,7 @@ impl Store {
             push_members(&mut script, last);
         }
         self.committer
-            .commit(&script, &audit, last.last_updated)
+            .commit(script, audit, last.last_updated)
             .await
             .map_err(|e| duplicate_person(e, person))?;
         self.heads.put(last.clone());
@@ -229,7 +229,7 @@ impl Store {
         }
         if let Err(e) = self
             .committer
-            .commit(&script, &audit, last.last_updated)
+            .commit(script, audit, last.last_updated)
             .await
         {
             if lost_race(&e) {
