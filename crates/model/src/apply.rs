@@ -1,8 +1,9 @@
 //! Applying a command to a plan: the one pure function through which every change passes.
 //!
 //! `apply` checks the command against the plan, builds the next plan, stamps every item it
-//! touched, and then checks the whole plan's invariants. It returns the next plan and the keys
-//! of exactly the items that changed (the store writes only those), or every issue found.
+//! touched, and then checks the plan's invariants wherever the change can have broken them. It
+//! returns the next plan and the keys of exactly the items that changed (the store writes only
+//! those), or every issue found.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -147,7 +148,7 @@ pub fn apply(plan: &Plan, command: &Command, stamp: &Stamp) -> Result<Applied, V
     }
     tx.plan.version = stamp.version;
     tx.plan.last_updated = stamp.at;
-    let violations = invariants::check(&tx.plan);
+    let violations = invariants::check_change(plan, &tx.plan, &tx.changed);
     if !violations.is_empty() {
         return Err(violations);
     }

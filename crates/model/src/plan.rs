@@ -322,6 +322,14 @@ macro_rules! plan_items {
                 None
             }
 
+            /// Every kind that has many items with an item of this id, in kind order: one, unless
+            /// the plan is broken.
+            pub fn kinds_holding(&self, id: &ItemId) -> Vec<ItemKind> {
+                let mut kinds = Vec::new();
+                $(if self.$c_field.contains_key(id) { kinds.push(ItemKind::$c_kind); })*
+                kinds
+            }
+
             /// True when `id` is taken by any item, or reserved for a plan-level item.
             pub fn id_in_use(&self, id: &ItemId) -> bool {
                 $(if id.as_str() == $s_id { return true; })*

@@ -4,6 +4,7 @@
 //! empty description cannot exist anywhere past the edge that read it.
 
 use std::fmt;
+use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
@@ -17,9 +18,12 @@ pub struct InvalidValue(pub String);
 macro_rules! string_id {
     ($(#[$doc:meta])* $name:ident) => {
         $(#[$doc])*
-        #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-        #[serde(try_from = "String", into = "String")]
-        pub struct $name(String);
+        ///
+        /// The text is shared (`Arc<str>`), so copying an id, as every copy of a plan's map of
+        /// items does, costs a reference count, not an allocation.
+        #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Deserialize)]
+        #[serde(try_from = "String")]
+        pub struct $name(Arc<str>);
 
         impl $name {
             /// Parses an id: 1–64 characters of letters, digits, `-` and `.` (the FHIR id rule,
@@ -29,7 +33,7 @@ macro_rules! string_id {
                     && value.len() <= 64
                     && value.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'.');
                 if ok {
-                    Ok(Self(value.to_owned()))
+                    Ok(Self(Arc::from(value)))
                 } else {
                     Err(InvalidValue(format!(
                         "“{value}” is not a valid id: use 1 to 64 letters, digits, hyphens or dots"
@@ -51,7 +55,13 @@ macro_rules! string_id {
 
         impl From<$name> for String {
             fn from(value: $name) -> String {
-                value.0
+                value.0.as_ref().to_owned()
+            }
+        }
+
+        impl Serialize for $name {
+            fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+                serializer.serialize_str(&self.0)
             }
         }
 

@@ -1646,6 +1646,93 @@ fn every_version_of_a_story_is_sound() {
     }
 }
 
+/// What a faulty command could leave behind, written straight into the plan: `check_change`
+/// must find the same broken rules as a check of the whole plan, even where the broken item is
+/// not one the change wrote (an action under a goal that was archived, say).
+#[test]
+fn csp9_csp11_csp12_a_change_is_checked_wherever_it_can_break_a_rule() {
+    let mut s = fixture();
+    s.ok(json!({"type": "record_capacity_assessment", "id": "ca1", "decision": "Where to live",
+                "outcome": "lacks_capacity", "assessed_by": "Dr Patel", "assessed_on": "2026-02-20"}));
+    s.ok(json!({"type": "record_best_interest_decision", "id": "bi1",
+                "decision": "Move to extra-care housing", "assessment": "ca1",
+                "decision_maker": "Social worker J. Smith", "consulted": ["Daughter"],
+                "rationale": "Safer, near family", "decided_on": "2026-02-27"}));
+    let before = &s.plan;
+    assert!(invariants::check(before).is_empty());
+    let next = s.next();
+    let archive = |plan: &mut Plan, kind: careplan_model::ItemKind, item: &str| {
+        plan.meta_mut(&ItemKey::new(kind, id(item)))
+            .unwrap()
+            .archived = Some(careplan_model::meta::Archived {
+            stamp: next.clone(),
+            reason: None,
+        });
+    };
+    use IssueCode::*;
+    use careplan_model::ItemKind as K;
+    // What happened, the plan after it, the items it wrote, the broken rules expected.
+    type Case = (
+        &'static str,
+        Plan,
+        Vec<(K, &'static str)>,
+        &'static [IssueCode],
+    );
+    let cases: Vec<Case> = vec![
+        (
+            "goal archived, its actions left active",
+            {
+                let mut p = before.clone();
+                archive(&mut p, K::Goal, "g1");
+                p
+            },
+            vec![(K::Goal, "g1")],
+            &[ActionWithoutGoal, ActionWithoutGoal],
+        ),
+        (
+            "need archived under a goal that has no other",
+            {
+                let mut p = before.clone();
+                archive(&mut p, K::Need, "n1");
+                p
+            },
+            vec![(K::Need, "n1")],
+            &[GoalWithoutNeed],
+        ),
+        (
+            "assessment changed to has capacity under a decision",
+            {
+                let mut p = before.clone();
+                let mut ca = p.capacity_assessments.get_mut(&id("ca1")).unwrap();
+                ca.outcome = careplan_model::CapacityOutcome::HasCapacity;
+                p
+            },
+            vec![(K::CapacityAssessment, "ca1")],
+            &[Capacity],
+        ),
+        (
+            "an unrelated need edited",
+            {
+                let mut p = before.clone();
+                archive(&mut p, K::Need, "n2");
+                p
+            },
+            vec![(K::Need, "n2")],
+            &[],
+        ),
+    ];
+    for (what, mut after, changed, expected) in cases {
+        after.version = next.version;
+        let changed: BTreeSet<ItemKey> = changed
+            .into_iter()
+            .map(|(k, i)| ItemKey::new(k, id(i)))
+            .collect();
+        let found = invariants::check_change(before, &after, &changed);
+        assert_eq!(codes(&found), expected, "{what}");
+        assert_eq!(found, invariants::check(&after), "{what}");
+    }
+}
+
 // ---------------------------------------------------------------------------------------------
 // CSP-1 and CSP-12 edge cases, CSP-10 focus
 // ---------------------------------------------------------------------------------------------
