@@ -65,10 +65,10 @@ const COPY: [&str; 5] = [
          substr($4, i % 18 * 2 + 1, 2) \
          || substr($4, i / 18 % 18 * 2 + 1, 2) \
          || substr($4, i / 324 % 18 * 2 + 1, 2) FROM n) \
-     INSERT INTO plans (id, person_id, version, created_at, updated_at, nhs_number, given_name, \
+     INSERT INTO plans (id, person_id, created_at, nhs_number, given_name, \
                         family_name, date_of_birth, search_name) \
-     SELECT printf('scale-plan-%07d', i), printf('scale-person-%07d', i), version, created_at, \
-            updated_at, NULL, given_name, upper(substr(family, 1, 1)) || substr(family, 2), \
+     SELECT printf('scale-plan-%07d', i), printf('scale-person-%07d', i), created_at, \
+            NULL, given_name, upper(substr(family, 1, 1)) || substr(family, 2), \
             date_of_birth, lower(given_name) || ' ' || family \
      FROM named, plans WHERE id = $1",
     "WITH RECURSIVE n(i) AS (SELECT $2 UNION ALL SELECT i + 1 FROM n WHERE i < $3) \

@@ -2,7 +2,8 @@
 //!
 //! On SQLite the change goes to the SQLite writer thread (`sqlite_writer.rs`) as one message: it
 //! runs `BEGIN IMMEDIATE`, the change, reads the end of the audit chain, appends the audit rows,
-//! moves the head and commits, synced, on a synchronous connection of its own, and answers once.
+//! moves the audit head and commits, synced, on a synchronous connection of its own, and answers
+//! once.
 //!
 //! On PostgreSQL, whose extended protocol takes one statement per query, the statements run one
 //! after another in a transaction, and the audit head is read `FOR UPDATE` last.

@@ -85,16 +85,28 @@ pub(crate) async fn load(
         .map_err(|e| StoreError::Corrupt(e.to_string()))
 }
 
-/// The latest version number and its time, read from the plan's head row.
+/// The SQL of a plan's head, as two scalar subqueries over `plan_versions` for the plan `p.id`:
+/// its latest version number and when that version was committed. Each is one seek to the end
+/// of the plan's range of the primary key. (A macro, so that queries can `concat!` it.)
+macro_rules! head_columns {
+    () => {
+        "(SELECT max(v.number) FROM plan_versions v WHERE v.plan_id = p.id), \
+         (SELECT v.at FROM plan_versions v WHERE v.plan_id = p.id ORDER BY v.number DESC LIMIT 1)"
+    };
+}
+
+/// The latest version number and its time: the plan's last row in `plan_versions`.
 pub(crate) async fn head(
     conn: &mut AnyConnection,
     plan: &PlanId,
 ) -> Result<(VersionNumber, Timestamp), StoreError> {
-    let row = sqlx::query("SELECT version, updated_at FROM plans WHERE id = $1")
-        .bind(plan.as_str())
-        .fetch_optional(&mut *conn)
-        .await?
-        .ok_or_else(|| StoreError::NotFound(plan.to_string()))?;
+    let row = sqlx::query(
+        "SELECT number, at FROM plan_versions WHERE plan_id = $1 ORDER BY number DESC LIMIT 1",
+    )
+    .bind(plan.as_str())
+    .fetch_optional(&mut *conn)
+    .await?
+    .ok_or_else(|| StoreError::NotFound(plan.to_string()))?;
     let version: i64 = row.try_get(0)?;
     let at: String = row.try_get(1)?;
     Ok((version_number(version)?, decode_time(&at)?))
@@ -161,7 +173,7 @@ impl Store {
     }
 
     /// The plan as it is now and its releases, for an access decision: one round trip when
-    /// both are remembered (the plan is found, and its head row and number of releases read,
+    /// both are remembered (the plan is found, and its head and number of releases read,
     /// in one query).
     pub(crate) async fn current_with_releases(
         &self,
@@ -170,16 +182,24 @@ impl Store {
         let mut conn = self.reader.get().await?;
         let (sql, key, nhs) = match plan {
             PlanRef::Id(id) => (
-                "SELECT version, updated_at, (SELECT count(*) FROM releases r WHERE r.plan_id = p.id), id \
-                 FROM plans p WHERE id = $1",
+                concat!(
+                    "SELECT ",
+                    head_columns!(),
+                    ", (SELECT count(*) FROM releases r WHERE r.plan_id = p.id), id \
+                     FROM plans p WHERE id = $1"
+                ),
                 id.as_str(),
                 None,
             ),
             PlanRef::Key(key) => {
                 let key = key.trim();
                 (
-                    "SELECT version, updated_at, (SELECT count(*) FROM releases r WHERE r.plan_id = p.id), id \
-                     FROM plans p WHERE id = $1 OR person_id = $1 OR nhs_number = $2",
+                    concat!(
+                        "SELECT ",
+                        head_columns!(),
+                        ", (SELECT count(*) FROM releases r WHERE r.plan_id = p.id), id \
+                         FROM plans p WHERE id = $1 OR person_id = $1 OR nhs_number = $2"
+                    ),
                     key,
                     NhsNumber::parse(key).ok().map(|n| n.as_str().to_owned()),
                 )
@@ -372,9 +392,10 @@ impl Store {
             _ => "search_name LIKE $1",
         };
         let sql = format!(
-            "SELECT id, person_id, given_name, family_name, date_of_birth, nhs_number, version, updated_at \
-             FROM plans WHERE ({matches} OR nhs_number = $2) {restriction} \
-             ORDER BY family_name, given_name, id LIMIT $3 OFFSET $4"
+            "SELECT id, person_id, given_name, family_name, date_of_birth, nhs_number, {} \
+             FROM plans p WHERE ({matches} OR nhs_number = $2) {restriction} \
+             ORDER BY family_name, given_name, id LIMIT $3 OFFSET $4",
+            head_columns!()
         );
         // The SQL is one of a few fixed texts; every value is a bound parameter.
         let mut query = sqlx::query(sqlx::AssertSqlSafe(sql))

@@ -76,6 +76,7 @@ pub(crate) fn start(db: PathBuf, cache: Arc<ReadCache>) -> Result<Sender<Job>, S
         wal: wal.into(),
         conn: None,
         data_version: None,
+        full_sync: None,
         cache,
         sync_due: None,
     };
@@ -103,6 +104,8 @@ struct SqliteWriter {
     conn: Option<rusqlite::Connection>,
     /// `PRAGMA data_version` when this connection last looked (`None`: a new connection).
     data_version: Option<i64>,
+    /// Whether this connection's `synchronous` is FULL (`None`: a new connection, not yet set).
+    full_sync: Option<bool>,
     cache: Arc<ReadCache>,
     /// When the log must next be synced: set by the first group of read entries committed
     /// after a sync.
@@ -184,6 +187,7 @@ impl SqliteWriter {
                     self.sync();
                     self.conn = None;
                     self.data_version = None;
+                    self.full_sync = None;
                     let _ = done.send(());
                 }
             }
@@ -227,6 +231,7 @@ impl SqliteWriter {
             if !rolled_back {
                 self.conn = None;
                 self.data_version = None;
+                self.full_sync = None;
             }
         }
         outcome
@@ -251,6 +256,22 @@ impl SqliteWriter {
         Ok(())
     }
 
+    /// Sets whether commits on the (open) connection wait for the disk (`synchronous` FULL) or
+    /// not (NORMAL), unless it already does: only a switch runs the PRAGMA.
+    fn set_full_sync(&mut self, full: bool) -> Result<(), Failure> {
+        if self.full_sync != Some(full) {
+            let conn = self.conn.as_ref().expect("opened before");
+            let pragma = if full {
+                "PRAGMA synchronous = FULL"
+            } else {
+                "PRAGMA synchronous = NORMAL"
+            };
+            conn.prepare_cached(pragma)?.execute([])?;
+            self.full_sync = Some(full);
+        }
+        Ok(())
+    }
+
     /// Commits `change` and appends `audit` in one transaction, synced before it returns.
     fn commit_change(
         &mut self,
@@ -259,11 +280,10 @@ impl SqliteWriter {
         at: Timestamp,
     ) -> Result<(), Failure> {
         self.open()?;
+        // Synced before it returns, whatever the group commits last set.
+        self.set_full_sync(true)?;
         let conn = self.conn.as_ref().expect("opened above");
         // Every statement prepared once per connection; on an error `guarded` rolls back.
-        // Synced before it returns, whatever the group commits last set.
-        conn.prepare_cached("PRAGMA synchronous = FULL")?
-            .execute([])?;
         conn.prepare_cached("BEGIN IMMEDIATE")?.execute([])?;
         change.run_rusqlite(conn)?;
         let head = read_head(conn)?;
@@ -276,9 +296,8 @@ impl SqliteWriter {
     /// yet synced; says which were accepted.
     fn commit_group(&mut self, group: &[Pending]) -> Result<Vec<bool>, Failure> {
         self.open()?;
+        self.set_full_sync(false)?;
         let conn = self.conn.as_ref().expect("opened above");
-        conn.prepare_cached("PRAGMA synchronous = NORMAL")?
-            .execute([])?;
         conn.prepare_cached("BEGIN IMMEDIATE")?.execute([])?;
         let version: i64 = conn
             .prepare_cached("SELECT data_version FROM pragma_data_version()")?

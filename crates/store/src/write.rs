@@ -1,6 +1,7 @@
 //! Committing versions: commands are applied in memory by the model's pure `apply`, then one
-//! transaction appends the version rows (whose primary key refuses a stale base), writes exactly
-//! the items that changed, moves the head and appends the audit rows.
+//! transaction appends the version rows (whose primary key refuses a stale base, and the last of
+//! which is the plan's new head), writes exactly the items that changed, and appends the audit
+//! rows.
 
 use careplan_model::{
     Actor, Command, ItemKey, ItemKind, Person, Plan, PlanId, Stamp, Text, Timestamp, VersionNumber,
@@ -89,14 +90,12 @@ impl Store {
         self.check_nhs_number_free(&plan_id, person).await?;
         let mut script = Script::default();
         script.push(
-            "INSERT INTO plans (id, person_id, version, created_at, updated_at, nhs_number, given_name, family_name, date_of_birth, search_name) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+            "INSERT INTO plans (id, person_id, created_at, nhs_number, given_name, family_name, date_of_birth, search_name) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
             vec![
                 plan_id.as_str().into(),
                 last.details.person_id.as_str().into(),
-                to_i64(last.version.get()).into(),
                 stamp.at.to_string().into(),
-                last.last_updated.to_string().into(),
                 person.nhs_number.as_ref().map(|n| n.as_str().to_owned()).into(),
                 person.given_name.as_str().into(),
                 person.family_name.as_str().into(),
@@ -161,7 +160,7 @@ impl Store {
     ///
     /// The commands are applied in memory to the plan at `base` (from the head cache, or read),
     /// then one transaction appends the versions (refused by their primary key if another writer
-    /// got past `base` first), the changed items, the head and the audit rows, as one script.
+    /// got past `base` first), the changed items and the audit rows, as one script.
     pub async fn apply_all(
         &self,
         plan_id: &PlanId,
@@ -220,7 +219,9 @@ impl Store {
             actor,
             reason.as_ref(),
         )?;
-        push_head(&mut script, last, person_changed);
+        if person_changed {
+            push_person(&mut script, last);
+        }
         if committed
             .iter()
             .any(|c| c.changed.iter().any(|k| k.kind == ItemKind::CareTeamMember))
@@ -387,35 +388,26 @@ fn version_audit(what: &str, actor: &Actor, plan: &Plan, command: &Command) -> A
     }
 }
 
-/// Moves the plan's head to its latest version (and refreshes the person projection when the
-/// person changed).
-fn push_head(script: &mut Script, last: &Plan, person_changed: bool) {
-    if person_changed {
-        let person = &last.person.person;
-        script.push(
-            "UPDATE plans SET version = $1, updated_at = $2, nhs_number = $3, given_name = $4, family_name = $5, \
-             date_of_birth = $6, search_name = $7 WHERE id = $8",
-            vec![
-                to_i64(last.version.get()).into(),
-                last.last_updated.to_string().into(),
-                person.nhs_number.as_ref().map(|n| n.as_str().to_owned()).into(),
-                person.given_name.as_str().into(),
-                person.family_name.as_str().into(),
-                person.date_of_birth.to_string().into(),
-                search_name(person).into(),
-                last.id.as_str().into(),
-            ],
-        );
-    } else {
-        script.push(
-            "UPDATE plans SET version = $1, updated_at = $2 WHERE id = $3",
-            vec![
-                to_i64(last.version.get()).into(),
-                last.last_updated.to_string().into(),
-                last.id.as_str().into(),
-            ],
-        );
-    }
+/// Refreshes the plan row's projection of the person (for look-up and listing) to the person
+/// as they are in `last`. (The plan's head is its last version row: nothing else moves it.)
+fn push_person(script: &mut Script, last: &Plan) {
+    let person = &last.person.person;
+    script.push(
+        "UPDATE plans SET nhs_number = $1, given_name = $2, family_name = $3, date_of_birth = $4, \
+         search_name = $5 WHERE id = $6",
+        vec![
+            person
+                .nhs_number
+                .as_ref()
+                .map(|n| n.as_str().to_owned())
+                .into(),
+            person.given_name.as_str().into(),
+            person.family_name.as_str().into(),
+            person.date_of_birth.to_string().into(),
+            search_name(person).into(),
+            last.id.as_str().into(),
+        ],
+    );
 }
 
 /// Rewrites the plan's `plan_members` rows from its active care-team items that name an account,

@@ -259,9 +259,21 @@ impl Editor {
         }
     }
 
+    /// The next `n` edits' commands, made ahead so that a timing covers the store's work
+    /// alone, not building and parsing JSON.
+    pub fn next_commands(&mut self, n: u64) -> Vec<Command> {
+        (0..n).map(|_| self.next_command()).collect()
+    }
+
     /// Makes one edit through `Store::apply`: one durable commit.
     pub async fn edit(&mut self, store: &Store) {
         let command = self.next_command();
+        self.apply(store, command).await;
+    }
+
+    /// Applies `command` (from [`Editor::next_commands`]) through `Store::apply`: one durable
+    /// commit.
+    pub async fn apply(&mut self, store: &Store, command: Command) {
         let committed = store
             .apply(&self.plan, self.version, &actor(), command, None)
             .await
@@ -378,11 +390,11 @@ impl RawInsert {
 /// version, with rows of the same size, on a plain connection: no pool, no model, no encoding.
 ///
 /// 1. `BEGIN IMMEDIATE` (SQLite) or `BEGIN` (PostgreSQL);
-/// 2. `UPDATE plans SET version, updated_at WHERE id AND version = base` (the optimistic lock);
-/// 3. `INSERT INTO plan_versions`;
-/// 4. `INSERT INTO plan_items_history … SELECT … FROM plan_items_current` (the old state);
-/// 5. `UPDATE plan_items_current SET valid_from, format, body` (the new state);
-/// 6. `COMMIT`.
+/// 2. `INSERT INTO plan_versions` (the optimistic lock: its primary key refuses a taken number;
+///    the plan's head is its last version row);
+/// 3. `INSERT INTO plan_items_history … SELECT … FROM plan_items_current` (the old state);
+/// 4. `UPDATE plan_items_current SET valid_from, format, body` (the new state);
+/// 5. `COMMIT`.
 pub struct ByHand {
     pub conn: AnyConnection,
     sqlite: bool,
@@ -398,9 +410,9 @@ impl ByHand {
     pub async fn set_up(db: &BenchDb, body: String, command: String) -> ByHand {
         let mut conn = db.connect().await;
         sqlx::query(
-            "INSERT INTO plans (id, person_id, version, created_at, updated_at, nhs_number, \
+            "INSERT INTO plans (id, person_id, created_at, nhs_number, \
              given_name, family_name, date_of_birth, search_name) \
-             VALUES ($1, $1, 1, $2, $2, NULL, 'By', 'Hand', '1950-01-02', 'by hand')",
+             VALUES ($1, $1, $2, NULL, 'By', 'Hand', '1950-01-02', 'by hand')",
         )
         .bind(BY_HAND_PLAN)
         .bind("2026-01-01T00:00:00.000000Z")
@@ -434,17 +446,6 @@ impl ByHand {
         } else {
             self.conn.begin().await.unwrap()
         };
-        let moved = sqlx::query(
-            "UPDATE plans SET version = $1, updated_at = $2 WHERE id = $3 AND version = $4",
-        )
-        .bind(version)
-        .bind(at)
-        .bind(BY_HAND_PLAN)
-        .bind(base)
-        .execute(&mut *tx)
-        .await
-        .unwrap();
-        assert_eq!(moved.rows_affected(), 1);
         sqlx::query(
             "INSERT INTO plan_versions (plan_id, number, at, actor_id, actor_name, actor_role, format, command, reason) \
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
