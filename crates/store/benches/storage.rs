@@ -4,7 +4,7 @@
 //! SQLite: `PRAGMA wal_checkpoint(TRUNCATE)`, then `page_count × page_size` before and after N
 //! edits, with a per-table split from `dbstat`. PostgreSQL: the sum of `pg_total_relation_size`
 //! of plans, plan_versions, plan_items_current and plan_items_history (indexes and TOAST
-//! included; the `plan_items_history_until` index reported on its own), both as the files grew
+//! included), both as the files grew
 //! (dead row versions included; the bench server may run without autovacuum) and after
 //! `VACUUM FULL` (live rows only).
 //!
@@ -66,17 +66,16 @@ const SCENARIOS: [Scenario; 6] = [
     },
 ];
 
-/// Bytes of storage by table (indexes and TOAST counted with their table, except the history's
-/// `until` index, which has its own entry). The entries add up to the total.
+/// Bytes of storage by table (indexes and TOAST counted with their table). The entries add up to
+/// the total.
 type Sizes = BTreeMap<String, i64>;
 
-/// The tables (and the one index) reported on their own, in column order.
-const PARTS: [&str; 5] = [
+/// The tables reported on their own, in column order.
+const PARTS: [&str; 4] = [
     "plans",
     "plan_versions",
     "plan_items_current",
     "plan_items_history",
-    "plan_items_history_until",
 ];
 
 fn total(s: &Sizes) -> i64 {
@@ -108,10 +107,7 @@ async fn sqlite_sizes(conn: &mut AnyConnection) -> Sizes {
     for row in rows {
         let name: String = row.get(0);
         let table = match name.as_str() {
-            "plan_versions"
-            | "plan_items_current"
-            | "plan_items_history"
-            | "plan_items_history_until" => name,
+            "plan_versions" | "plan_items_current" | "plan_items_history" => name,
             // The plans table and its indexes (person_id, nhs_number, family name).
             n if n == "plans"
                 || n == "plans_family_name"
@@ -140,20 +136,14 @@ async fn postgres_sizes(conn: &mut AnyConnection, vacuum_full: bool) -> Sizes {
     }
     let mut sizes = Sizes::new();
     for table in PARTS {
-        let bytes: i64 = sqlx::query(
-            "SELECT CASE WHEN c.relkind = 'i' THEN pg_relation_size(c.oid) \
-             ELSE pg_total_relation_size(c.oid) END FROM pg_class c WHERE c.oid = $1::regclass",
-        )
-        .bind(table)
-        .fetch_one(&mut *conn)
-        .await
-        .unwrap()
-        .get(0);
+        let bytes: i64 = sqlx::query("SELECT pg_total_relation_size($1::regclass)")
+            .bind(table)
+            .fetch_one(&mut *conn)
+            .await
+            .unwrap()
+            .get(0);
         sizes.insert(table.to_owned(), bytes);
     }
-    // The until index is in the history's total relation size: count it once.
-    let until = sizes["plan_items_history_until"];
-    *sizes.get_mut("plan_items_history").unwrap() -= until;
     sizes
 }
 

@@ -41,11 +41,12 @@ pub struct PersonSummary {
 /// Reads the plan exactly as it was at `version`, which must be committed.
 ///
 /// The current version is the `plan_items_current` rows. An earlier version v is the current
-/// rows that were already valid at v, plus the history rows with `valid_from <= v < valid_to`.
-/// Either bound of the history interval can drive an index: `valid_from` (the primary key)
-/// finds few rows for early versions, `valid_to` (the `until` index) few rows for late ones. The
-/// unary `+` keeps SQLite from using an index on the other bound, so each query walks only the
-/// narrower side; PostgreSQL plans from its statistics.
+/// rows that were already valid at v, plus, for each current row that began after v, the item's
+/// last history row that began at or before v (none if the item was added after v). The history
+/// is keyed by item and `valid_from`, so that row is one seek for the `max` and one for the row:
+/// the cost grows with the number of items changed since v, not with the length of the history
+/// or where v falls in it. (That row's `valid_to` is after v: the item's next state began after
+/// v, or it would be the row found.)
 pub(crate) async fn load(
     conn: &mut AnyConnection,
     plan: &PlanId,
@@ -55,16 +56,16 @@ pub(crate) async fn load(
 ) -> Result<Plan, StoreError> {
     let sql = if version == latest {
         "SELECT kind, item_id, format, body FROM plan_items_current WHERE plan_id = $1 AND valid_from <= $2"
-    } else if version.get() * 2 <= latest.get() {
-        "SELECT kind, item_id, format, body FROM plan_items_current WHERE plan_id = $1 AND valid_from <= $2 \
-         UNION ALL \
-         SELECT kind, item_id, format, body FROM plan_items_history \
-         WHERE plan_id = $1 AND valid_from <= $2 AND +valid_to > $2"
     } else {
         "SELECT kind, item_id, format, body FROM plan_items_current WHERE plan_id = $1 AND valid_from <= $2 \
          UNION ALL \
-         SELECT kind, item_id, format, body FROM plan_items_history \
-         WHERE plan_id = $1 AND valid_to > $2 AND +valid_from <= $2"
+         SELECT h.kind, h.item_id, h.format, h.body \
+         FROM plan_items_current c JOIN plan_items_history h \
+           ON h.plan_id = c.plan_id AND h.kind = c.kind AND h.item_id = c.item_id \
+          AND h.valid_from = (SELECT max(x.valid_from) FROM plan_items_history x \
+                              WHERE x.plan_id = c.plan_id AND x.kind = c.kind \
+                                AND x.item_id = c.item_id AND x.valid_from <= $2) \
+         WHERE c.plan_id = $1 AND c.valid_from > $2"
     };
     let rows = sqlx::query(sql)
         .bind(plan.as_str())

@@ -1,0 +1,9 @@
+-- Each item's earlier states sit together, in version order: plan_items_history is keyed by
+-- (plan_id, kind, item_id, valid_from), and the `until` index on (plan_id, valid_to) is gone.
+-- Reading version v takes, for each current item that changed after v, its last earlier state
+-- that began at or before v: one seek per such item, whatever v is, where the old key made the
+-- middle of a long history walk many rows. An edit now writes the history row and no index.
+DROP INDEX plan_items_history_until;
+ALTER TABLE plan_items_history
+    DROP CONSTRAINT plan_items_history_pkey,
+    ADD PRIMARY KEY (plan_id, kind, item_id, valid_from);

@@ -1,0 +1,22 @@
+-- Each item's earlier states sit together, in version order: plan_items_history is keyed by
+-- (plan_id, kind, item_id, valid_from), and the `until` index on (plan_id, valid_to) is gone.
+-- Reading version v takes, for each current item that changed after v, its last earlier state
+-- that began at or before v: one seek per such item, whatever v is, where the old key made the
+-- middle of a long history walk many rows. An edit now writes the history row and no index.
+CREATE TABLE plan_items_history_by_item (
+    plan_id    TEXT NOT NULL,
+    kind       TEXT NOT NULL,
+    item_id    TEXT NOT NULL,
+    valid_from BIGINT NOT NULL,
+    valid_to   BIGINT NOT NULL,
+    format     INTEGER NOT NULL,
+    body       TEXT NOT NULL,
+    PRIMARY KEY (plan_id, kind, item_id, valid_from)
+) WITHOUT ROWID;
+
+INSERT INTO plan_items_history_by_item (plan_id, kind, item_id, valid_from, valid_to, format, body)
+    SELECT plan_id, kind, item_id, valid_from, valid_to, format, body FROM plan_items_history;
+
+DROP TABLE plan_items_history;
+
+ALTER TABLE plan_items_history_by_item RENAME TO plan_items_history;
