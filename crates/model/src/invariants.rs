@@ -94,6 +94,11 @@ impl<'a> Rules<'a> {
         }
     }
 
+    /// Whether this is a change that wrote an item of `kind` (never, for [`check`]).
+    fn change_wrote(&self, kind: ItemKind) -> bool {
+        self.change.as_ref().is_some_and(|c| c.wrote(kind))
+    }
+
     /// Whether a rule over the whole plan must run: always for [`check`], and for a change
     /// only when `wrote` says it touched what the rule reads.
     fn whole_rule(&self, wrote: impl Fn(&Change<'a>) -> bool) -> bool {
@@ -227,10 +232,7 @@ impl<'a> Rules<'a> {
         }
 
         // Active actions belong to active goals; archived ones to some goal.
-        let every_action = self
-            .change
-            .as_ref()
-            .is_some_and(|c| c.wrote(ItemKind::Goal));
+        let every_action = self.change_wrote(ItemKind::Goal);
         for (id, action) in self.pick_all_if(&plan.actions, ItemKind::Action, every_action) {
             if plan.kind_of(&action.goal) != Some(ItemKind::Goal) {
                 push(
@@ -253,27 +255,22 @@ impl<'a> Rules<'a> {
             }
         }
 
-        for (id, o) in self.pick(&plan.outcomes, ItemKind::Outcome) {
-            if plan.kind_of(&o.goal) != Some(ItemKind::Goal) {
+        // Outcomes and progress records are for a goal of this plan.
+        let for_goals = self
+            .pick(&plan.outcomes, ItemKind::Outcome)
+            .into_iter()
+            .map(|(id, o)| ("outcomes", "Outcome", id, &o.goal))
+            .chain(
+                self.pick(&plan.progress, ItemKind::Progress)
+                    .into_iter()
+                    .map(|(id, p)| ("progress", "Progress record", id, &p.goal)),
+            );
+        for (section, what, id, goal) in for_goals {
+            if plan.kind_of(goal) != Some(ItemKind::Goal) {
                 push(
                     IssueCode::BrokenLink,
-                    format!("/outcomes/{id}/goal"),
-                    format!(
-                        "Outcome {id} is for {}, which is not a goal of this plan",
-                        o.goal
-                    ),
-                );
-            }
-        }
-        for (id, p) in self.pick(&plan.progress, ItemKind::Progress) {
-            if plan.kind_of(&p.goal) != Some(ItemKind::Goal) {
-                push(
-                    IssueCode::BrokenLink,
-                    format!("/progress/{id}/goal"),
-                    format!(
-                        "Progress record {id} is for {}, which is not a goal of this plan",
-                        p.goal
-                    ),
+                    format!("/{section}/{id}/goal"),
+                    format!("{what} {id} is for {goal}, which is not a goal of this plan"),
                 );
             }
         }
@@ -305,10 +302,7 @@ impl<'a> Rules<'a> {
         }
 
         // CSP-12: best-interest decisions rest on an assessment that found a lack of capacity.
-        let every_decision = self
-            .change
-            .as_ref()
-            .is_some_and(|c| c.wrote(ItemKind::CapacityAssessment));
+        let every_decision = self.change_wrote(ItemKind::CapacityAssessment);
         for (id, d) in self.pick_all_if(
             &plan.best_interest_decisions,
             ItemKind::BestInterestDecision,

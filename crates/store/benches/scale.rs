@@ -78,8 +78,8 @@ const COPY: [&str; 5] = [
             command, reason \
      FROM n, plan_versions WHERE plan_id = $1",
     "WITH RECURSIVE n(i) AS (SELECT $2 UNION ALL SELECT i + 1 FROM n WHERE i < $3) \
-     INSERT INTO plan_items_current (plan_id, kind, item_id, valid_from, format, body) \
-     SELECT printf('scale-plan-%07d', i), kind, item_id, valid_from, format, body \
+     INSERT INTO plan_items_current (plan_id, kind, item_id, valid_from, added_in, format, body) \
+     SELECT printf('scale-plan-%07d', i), kind, item_id, valid_from, added_in, format, body \
      FROM n, plan_items_current WHERE plan_id = $1",
     "WITH RECURSIVE n(i) AS (SELECT $2 UNION ALL SELECT i + 1 FROM n WHERE i < $3) \
      INSERT INTO plan_items_history (plan_id, valid_from, kind, item_id, valid_to, format, body) \

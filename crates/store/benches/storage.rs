@@ -198,7 +198,10 @@ async fn sqlite(edits: usize) {
         "| needs | edited item | edit | item row | command | bytes/edit | {} | other |",
         PARTS.join(" | ")
     );
-    println!("|---:|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
+    println!(
+        "|---:|---|---|---:|---:|---:|{}---:|",
+        "---:|".repeat(PARTS.len())
+    );
     for (i, s) in SCENARIOS.iter().enumerate() {
         // A fresh file per scenario, so no other plan's pages move the count.
         let db = BenchDb::sqlite();
@@ -243,14 +246,17 @@ async fn postgres(edits: usize) {
     .collect();
     println!(
         "\n== PostgreSQL: bytes per one-item edit (sum of pg_total_relation_size of {}), {edits} edits each; server: {} ==",
-        PARTS[..4].join(", "),
+        PARTS.join(", "),
         settings.join(", ")
     );
     println!(
         "| needs | edited item | edit | item row | command | bytes/edit as the files grew | bytes/edit after VACUUM FULL | {} |",
         PARTS.join(" | ")
     );
-    println!("|---:|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
+    println!(
+        "|---:|---|---|---:|---:|---:|---:|{}",
+        "---:|".repeat(PARTS.len())
+    );
     for (i, s) in SCENARIOS.iter().enumerate() {
         let mut editor = build(&store, i, s).await;
         let before = postgres_sizes(&mut conn, true).await;

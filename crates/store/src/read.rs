@@ -41,14 +41,16 @@ pub struct PersonSummary {
 /// Reads the plan exactly as it was at `version`, which must be committed.
 ///
 /// The current version is the `plan_items_current` rows. An earlier version v is the current
-/// rows that were already valid at v, plus, for each current row that began after v, the item's
-/// last history row that began at or before v (none if the item was added after v). The history
-/// is keyed by item and `valid_from`, so that row is one seek for the `max` and one for the row:
-/// the cost grows with the number of items changed since v, not with the length of the history
-/// or where v falls in it. (That row's `valid_to` is after v: the item's next state began after
-/// v, or it would be the row found.)
+/// rows that were already valid at v, plus, for each current row that began after v of an item
+/// already added by v (`added_in`: later items cost nothing), the item's last history row that
+/// began at or before v. The history is keyed by item and `valid_from`, so that row is one seek
+/// back from the end of the item's states: the cost grows with the number of items changed since
+/// v, not with the length of the history or where v falls in it. (That row's `valid_to` is after
+/// v: the item's next state began after v, or it would be the row found.) PostgreSQL is told the
+/// per-item seek with `LATERAL`, which SQLite lacks; SQLite runs its form as the same seeks.
 pub(crate) async fn load(
     conn: &mut AnyConnection,
+    backend: Backend,
     plan: &PlanId,
     version: VersionNumber,
     latest: VersionNumber,
@@ -56,7 +58,7 @@ pub(crate) async fn load(
 ) -> Result<Plan, StoreError> {
     let sql = if version == latest {
         "SELECT kind, item_id, format, body FROM plan_items_current WHERE plan_id = $1 AND valid_from <= $2"
-    } else {
+    } else if backend == Backend::Sqlite {
         "SELECT kind, item_id, format, body FROM plan_items_current WHERE plan_id = $1 AND valid_from <= $2 \
          UNION ALL \
          SELECT h.kind, h.item_id, h.format, h.body \
@@ -65,7 +67,17 @@ pub(crate) async fn load(
           AND h.valid_from = (SELECT max(x.valid_from) FROM plan_items_history x \
                               WHERE x.plan_id = c.plan_id AND x.kind = c.kind \
                                 AND x.item_id = c.item_id AND x.valid_from <= $2) \
-         WHERE c.plan_id = $1 AND c.valid_from > $2"
+         WHERE c.plan_id = $1 AND c.valid_from > $2 AND c.added_in <= $2"
+    } else {
+        "SELECT kind, item_id, format, body FROM plan_items_current WHERE plan_id = $1 AND valid_from <= $2 \
+         UNION ALL \
+         SELECT h.kind, h.item_id, h.format, h.body \
+         FROM plan_items_current c CROSS JOIN LATERAL \
+              (SELECT x.kind, x.item_id, x.format, x.body FROM plan_items_history x \
+               WHERE x.plan_id = c.plan_id AND x.kind = c.kind AND x.item_id = c.item_id \
+                 AND x.valid_from <= $2 \
+               ORDER BY x.valid_from DESC LIMIT 1) h \
+         WHERE c.plan_id = $1 AND c.valid_from > $2 AND c.added_in <= $2"
     };
     let rows = sqlx::query(sql)
         .bind(plan.as_str())
@@ -222,7 +234,9 @@ impl Store {
         let current = match self.heads.get(plan, latest) {
             Some(cached) => cached,
             None => {
-                let loaded = std::sync::Arc::new(load(&mut conn, plan, latest, latest, at).await?);
+                let loaded = std::sync::Arc::new(
+                    load(&mut conn, self.backend, plan, latest, latest, at).await?,
+                );
                 self.heads.put_shared(loaded.clone());
                 loaded
             }
@@ -270,7 +284,7 @@ impl Store {
     pub async fn current(&self, plan: &PlanId) -> Result<Plan, StoreError> {
         let mut conn = self.reader.get().await?;
         let (latest, at) = head(&mut conn, plan).await?;
-        load(&mut conn, plan, latest, latest, at).await
+        load(&mut conn, self.backend, plan, latest, latest, at).await
     }
 
     /// The plan exactly as it was at version `number`.
@@ -295,7 +309,7 @@ impl Store {
                     .await?;
             decode_time(&row.try_get::<String, _>(0)?)?
         };
-        load(&mut conn, plan, version, latest, at).await
+        load(&mut conn, self.backend, plan, version, latest, at).await
     }
 
     /// Versions of a plan, oldest first, starting after `after` (for paging), at most `limit`.

@@ -180,7 +180,7 @@ impl Store {
                         current: latest,
                     });
                 }
-                std::sync::Arc::new(load(&mut conn, plan_id, base, latest, at).await?)
+                std::sync::Arc::new(load(&mut conn, self.backend, plan_id, base, latest, at).await?)
             }
         };
         let (committed, stored) = match apply_in_memory(&start, actor, commands) {
@@ -489,8 +489,8 @@ fn push_version(
             );
         } else {
             script.push(
-                "INSERT INTO plan_items_current (plan_id, kind, item_id, valid_from, format, body) \
-                 VALUES ($1, $2, $3, $4, $5, $6)",
+                "INSERT INTO plan_items_current (plan_id, kind, item_id, valid_from, added_in, format, body) \
+                 VALUES ($1, $2, $3, $4, $4, $5, $6)",
                 vec![
                     plan_id.into(),
                     key.kind.as_str().into(),

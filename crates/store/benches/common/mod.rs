@@ -420,8 +420,8 @@ impl ByHand {
         .await
         .unwrap();
         sqlx::query(
-            "INSERT INTO plan_items_current (plan_id, kind, item_id, valid_from, format, body) \
-             VALUES ($1, 'need', 'need-0', 1, 1, $2)",
+            "INSERT INTO plan_items_current (plan_id, kind, item_id, valid_from, added_in, format, body) \
+             VALUES ($1, 'need', 'need-0', 1, 1, 1, $2)",
         )
         .bind(BY_HAND_PLAN)
         .bind(body.as_str())

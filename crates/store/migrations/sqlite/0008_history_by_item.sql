@@ -3,6 +3,9 @@
 -- Reading version v takes, for each current item that changed after v, its last earlier state
 -- that began at or before v: one seek per such item, whatever v is, where the old key made the
 -- middle of a long history walk many rows. An edit now writes the history row and no index.
+--
+-- Each current row also records the version its item was added in (`added_in`), so that a read
+-- of version v skips, without a seek, the items added after v.
 CREATE TABLE plan_items_history_by_item (
     plan_id    TEXT NOT NULL,
     kind       TEXT NOT NULL,
@@ -20,3 +23,11 @@ INSERT INTO plan_items_history_by_item (plan_id, kind, item_id, valid_from, vali
 DROP TABLE plan_items_history;
 
 ALTER TABLE plan_items_history_by_item RENAME TO plan_items_history;
+
+ALTER TABLE plan_items_current ADD COLUMN added_in BIGINT NOT NULL DEFAULT 0;
+
+UPDATE plan_items_current SET added_in = COALESCE(
+    (SELECT min(h.valid_from) FROM plan_items_history h
+     WHERE h.plan_id = plan_items_current.plan_id AND h.kind = plan_items_current.kind
+       AND h.item_id = plan_items_current.item_id),
+    valid_from);
