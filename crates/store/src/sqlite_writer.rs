@@ -102,9 +102,11 @@ struct SqliteWriter {
     wal: PathBuf,
     /// Opened when first needed, and again after a failure.
     conn: Option<rusqlite::Connection>,
-    /// `PRAGMA data_version` when this connection last looked (`None`: a new connection).
+    /// `PRAGMA data_version` when this connection last looked (`None`: a new connection; reset
+    /// by `open`).
     data_version: Option<i64>,
-    /// Whether this connection's `synchronous` is FULL (`None`: a new connection, not yet set).
+    /// Whether this connection's `synchronous` is FULL (`None`: a new connection, not yet set;
+    /// reset by `open`).
     full_sync: Option<bool>,
     cache: Arc<ReadCache>,
     /// When the log must next be synced: set by the first group of read entries committed
@@ -186,8 +188,6 @@ impl SqliteWriter {
                 Job::Close(done) => {
                     self.sync();
                     self.conn = None;
-                    self.data_version = None;
-                    self.full_sync = None;
                     let _ = done.send(());
                 }
             }
@@ -230,16 +230,16 @@ impl SqliteWriter {
                 .is_some_and(|conn| conn.execute_batch("ROLLBACK").is_ok());
             if !rolled_back {
                 self.conn = None;
-                self.data_version = None;
-                self.full_sync = None;
             }
         }
         outcome
     }
 
-    /// Opens the connection if it is not open.
+    /// Opens the connection if it is not open, with nothing yet known about it.
     fn open(&mut self) -> Result<(), Failure> {
         if self.conn.is_none() {
+            self.data_version = None;
+            self.full_sync = None;
             let conn = rusqlite::Connection::open(&self.db)?;
             conn.busy_timeout(Duration::from_secs(10))?;
             // Room for every statement of every kind of change, not rusqlite's default 16: a
