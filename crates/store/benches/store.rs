@@ -149,14 +149,14 @@ fn bench_writes(c: &mut Criterion, rt: &Runtime, bed: &mut Bed) {
 /// The edit and the raw insert measured in alternating blocks of 50, 40 times over: whatever
 /// else the machine is doing slows both sides alike, so their ratio is steadier than the ratio of
 /// two criterion runs minutes apart. Returns the mean of each, in microseconds.
-fn interleaved(rt: &Runtime, bed: &mut Bed, rounds: usize) -> (f64, f64) {
+fn interleaved(rt: &Runtime, bed: &mut Bed, rounds: usize) -> Alternating {
     let Bed {
         store,
         edit100,
         raw,
         ..
     } = bed;
-    rt.block_on(async {
+    let alternating = rt.block_on(async {
         let (mut edit, mut insert) = (Duration::ZERO, Duration::ZERO);
         for _ in 0..rounds {
             let commands = edit100.next_commands(50);
@@ -173,7 +173,21 @@ fn interleaved(rt: &Runtime, bed: &mut Bed, rounds: usize) -> (f64, f64) {
         }
         let per = |d: Duration| d.as_secs_f64() * 1e6 / (rounds * 50) as f64;
         (per(edit), per(insert))
-    })
+    });
+    Alternating {
+        edit: alternating.0,
+        insert: alternating.1,
+        // What every durable commit on this disk pays, measured straight after.
+        page_sync: bed.db.dir().map(common::page_sync_micros),
+    }
+}
+
+/// The means of the alternating blocks, in microseconds, and (SQLite) what a durable write of
+/// one page costs on the bench's disk just after them.
+struct Alternating {
+    edit: f64,
+    insert: f64,
+    page_sync: Option<f64>,
 }
 
 fn bench_reads(c: &mut Criterion, rt: &Runtime, bed: &Bed) {
@@ -226,13 +240,22 @@ fn mean_ns(dir: &Path, group: &str, bench: &str, since: SystemTime) -> Option<f6
     json["mean"]["point_estimate"].as_f64()
 }
 
-fn print_ratios(dir: &Path, since: SystemTime, beds: &[Bed], alternating: &[(f64, f64)]) {
+fn print_ratios(dir: &Path, since: SystemTime, beds: &[Bed], alternating: &[Alternating]) {
     println!("\n== careplan-store timings, means from this run (criterion estimates) ==");
-    for (bed, (edit, insert)) in beds.iter().zip(alternating) {
+    for (bed, a) in beds.iter().zip(alternating) {
         let backend = bed.db.backend;
+        let (edit, insert) = (&a.edit, &a.insert);
         println!(
-            "mean edit, alternating with raw_insert ({backend}): {edit:.1} µs; raw_insert: {insert:.1} µs"
+            "mean edit, alternating with raw_insert ({backend}): {edit:.1} µs; raw_insert: {insert:.1} µs; \
+             the edit's own work beyond the insert: {:.1} µs",
+            edit - insert
         );
+        if let Some(sync) = a.page_sync {
+            println!(
+                "durable write of one 4 KiB page on the bench disk (write + fdatasync) ({backend}): \
+                 {sync:.1} µs — both sides pay it once per commit, so the ratio below falls as it rises"
+            );
+        }
         let (write, read) = (format!("{backend}_write"), format!("{backend}_read"));
         let mean = |group: &str, bench: &str| mean_ns(dir, group, bench, since);
         let show = |label: &str, ns: Option<f64>| match ns {

@@ -65,6 +65,35 @@ pub fn prose(seed: u64, len: usize) -> String {
     s
 }
 
+/// The mean time, in microseconds, to make one 4 KiB page durable on the disk holding `dir`:
+/// a write over an existing page of a file there, then `fdatasync`, as SQLite's WAL commit does
+/// (it overwrites the log after each checkpoint). Every durable commit pays this once, so the
+/// ratio of an edit to the raw insert depends on it: the bench prints it beside the ratio.
+pub fn page_sync_micros(dir: &Path) -> f64 {
+    use std::io::{Seek, SeekFrom, Write};
+    const PAGE: usize = 4096;
+    const PAGES: u64 = 64;
+    const ROUNDS: u32 = 300;
+    let path = dir.join("page-sync.probe");
+    let mut file = std::fs::File::create(&path).expect("create the sync probe");
+    file.write_all(&vec![0u8; PAGE * PAGES as usize]).unwrap();
+    file.sync_all().unwrap();
+    let page = vec![0x5a_u8; PAGE];
+    let mut once = |i: u32| {
+        file.seek(SeekFrom::Start((u64::from(i) % PAGES) * PAGE as u64))
+            .unwrap();
+        file.write_all(&page).unwrap();
+        file.sync_data().unwrap();
+    };
+    (0..20).for_each(&mut once);
+    let start = std::time::Instant::now();
+    (0..ROUNDS).for_each(&mut once);
+    let micros = start.elapsed().as_secs_f64() * 1e6 / f64::from(ROUNDS);
+    drop(file);
+    std::fs::remove_file(&path).ok();
+    micros
+}
+
 /// A database for one bench run. SQLite lives in a temporary directory under the target
 /// directory (the same disk as the work tree); PostgreSQL gets a fresh database, dropped after.
 pub struct BenchDb {
