@@ -342,7 +342,9 @@ pub(crate) async fn append_in(
 ) -> Result<(), StoreError> {
     let mut script = Script::default();
     push_entries(conn, backend, entries, at, &mut script).await?;
-    script.run(conn).await?;
+    // New rows and the head's one row: nothing read that another statement writes.
+    script.one_snapshot_from(0);
+    script.run(conn, backend).await?;
     Ok(())
 }
 

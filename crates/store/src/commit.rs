@@ -5,8 +5,12 @@
 //! moves the audit head and commits, synced, on a synchronous connection of its own, and answers
 //! once.
 //!
-//! On PostgreSQL, whose extended protocol takes one statement per query, the statements run one
-//! after another in a transaction, and the audit head is read `FOR UPDATE` last.
+//! On PostgreSQL, whose extended protocol takes one statement per query, the statements run in a
+//! transaction, one after another, or partly as one statement where the script says none of
+//! them reads what another writes (`Script::one_snapshot_from`); then the audit head is read
+//! `FOR UPDATE` and the audit rows and the head are written in one more statement. A one-item
+//! edit is six round trips: `BEGIN`, the version row, the item's history and current rows, the
+//! head, the audit row with the head, `COMMIT` (eight before).
 
 use std::sync::Arc;
 
@@ -75,7 +79,7 @@ impl Committer {
             }
             None => {
                 let mut tx = self.writer.begin().await?;
-                change.run(&mut tx).await?;
+                change.run(&mut tx, self.backend).await?;
                 // The audit head is locked last, after the change's rows, so writers of
                 // different plans never wait on each other in a cycle.
                 append_in(&mut tx, self.backend, &audit, at).await?;

@@ -4,6 +4,8 @@
 
 use sqlx::AnyConnection;
 
+use crate::Backend;
+
 /// A value bound to a statement.
 #[derive(Debug, Clone)]
 pub(crate) enum Arg {
@@ -47,6 +49,9 @@ impl From<Option<i64>> for Arg {
 #[derive(Debug, Default, Clone)]
 pub(crate) struct Script {
     statements: Vec<(std::borrow::Cow<'static, str>, Vec<Arg>)>,
+    /// From which statement on the rest may run as one PostgreSQL statement (see
+    /// [`Script::one_snapshot_from`]).
+    one_snapshot_from: Option<usize>,
 }
 
 type AnyQuery<'q> = sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments>;
@@ -74,6 +79,38 @@ impl Script {
         self.statements.push((sql.into(), args));
     }
 
+    /// Declares that the statements from the `first` on (0: all) are each an `INSERT`, `UPDATE`
+    /// or `DELETE` that reads only rows as they were before them: none reads a row that another
+    /// of them writes, and no two write the same row. PostgreSQL then runs those as one statement
+    /// of data-modifying `WITH` clauses, which all see the same snapshot: one round trip instead
+    /// of one per statement. They run in no set order among themselves, so a statement that must
+    /// take its locks before the others (a version row, the optimistic lock) stays before
+    /// `first`. The statements before `first` run one by one, first. SQLite, which has no
+    /// data-modifying `WITH`, runs every statement one by one as ever.
+    pub(crate) fn one_snapshot_from(&mut self, first: usize) {
+        self.one_snapshot_from = Some(first);
+    }
+
+    /// The statements from `first` on as one: each but the last a `WITH` clause, their `$k`
+    /// renumbered after the parameters of the statements before them.
+    fn as_one_statement(&self, first: usize) -> (String, Vec<Arg>) {
+        let mut sql = String::new();
+        let mut args = Vec::new();
+        let statements = &self.statements[first..];
+        let last = statements.len() - 1;
+        for (i, (statement, statement_args)) in statements.iter().enumerate() {
+            let shifted = shift_parameters(statement, args.len());
+            match i {
+                _ if i == last && i > 0 => sql.push_str(&format!(" {shifted}")),
+                _ if i == last => sql.push_str(&shifted),
+                0 => sql.push_str(&format!("WITH s0 AS ({shifted})")),
+                _ => sql.push_str(&format!(", s{i} AS ({shifted})")),
+            }
+            args.extend(statement_args.iter().cloned());
+        }
+        (sql, args)
+    }
+
     /// Runs the statements one after another on a synchronous SQLite connection (the SQLite
     /// writer's), each prepared once per connection, binding `$k` by its name.
     pub(crate) fn run_rusqlite(&self, conn: &rusqlite::Connection) -> rusqlite::Result<()> {
@@ -98,10 +135,21 @@ impl Script {
         Ok(())
     }
 
-    /// Runs the statements one after another through sqlx (PostgreSQL: its extended protocol
-    /// takes one statement per prepared query).
-    pub(crate) async fn run(&self, conn: &mut AnyConnection) -> Result<(), sqlx::Error> {
-        for (statement, args) in &self.statements {
+    /// Runs the statements through sqlx: one after another (PostgreSQL's extended protocol takes
+    /// one statement per prepared query), or on PostgreSQL as one statement if the script is
+    /// [`one_snapshot_from`](Script::one_snapshot_from) a statement on.
+    pub(crate) async fn run(
+        &self,
+        conn: &mut AnyConnection,
+        backend: Backend,
+    ) -> Result<(), sqlx::Error> {
+        let together = match self.one_snapshot_from {
+            Some(first) if backend == Backend::Postgres && self.statements.len() > first + 1 => {
+                first
+            }
+            _ => self.statements.len(),
+        };
+        for (statement, args) in &self.statements[..together] {
             // Our own statement text; every value is a bound parameter.
             bind_all(
                 sqlx::query(sqlx::AssertSqlSafe(statement.to_string())),
@@ -110,6 +158,108 @@ impl Script {
             .execute(&mut *conn)
             .await?;
         }
+        if together < self.statements.len() {
+            let (sql, args) = self.as_one_statement(together);
+            bind_all(sqlx::query(sqlx::AssertSqlSafe(sql)), &args)
+                .execute(&mut *conn)
+                .await?;
+        }
         Ok(())
+    }
+}
+
+/// `sql` with every parameter `$k` written `$(k + by)`. Text in single quotes, double quotes
+/// (identifiers) and comments is left as it is.
+fn shift_parameters(sql: &str, by: usize) -> String {
+    if by == 0 {
+        return sql.to_owned();
+    }
+    let mut out = String::with_capacity(sql.len() + 16);
+    let mut chars = sql.chars().peekable();
+    while let Some(c) = chars.next() {
+        match c {
+            '\'' | '"' => {
+                out.push(c);
+                // To the closing quote; a doubled quote inside is two closings back to back.
+                for q in chars.by_ref() {
+                    out.push(q);
+                    if q == c {
+                        break;
+                    }
+                }
+            }
+            '-' if chars.peek() == Some(&'-') => {
+                out.push(c);
+                for q in chars.by_ref() {
+                    out.push(q);
+                    if q == '\n' {
+                        break;
+                    }
+                }
+            }
+            '$' if chars.peek().is_some_and(char::is_ascii_digit) => {
+                let mut n = 0usize;
+                while let Some(d) = chars.peek().and_then(|d| d.to_digit(10)) {
+                    n = n * 10 + d as usize;
+                    chars.next();
+                }
+                out.push('$');
+                out.push_str(&(n + by).to_string());
+            }
+            _ => out.push(c),
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parameters_are_renumbered_outside_quotes_and_comments() {
+        assert_eq!(
+            shift_parameters(
+                "UPDATE t SET a = $1, b = $12 WHERE c = '$1' AND \"$2\" = $2 -- $3\n",
+                5
+            ),
+            "UPDATE t SET a = $6, b = $17 WHERE c = '$1' AND \"$2\" = $7 -- $3\n"
+        );
+        assert_eq!(shift_parameters("SELECT $1", 0), "SELECT $1");
+    }
+
+    #[test]
+    fn a_script_in_one_snapshot_becomes_one_statement_of_with_clauses() {
+        let mut script = Script::default();
+        script.push(
+            "INSERT INTO a (x, y) VALUES ($1, $2)",
+            vec![1.into(), "p".into()],
+        );
+        script.push(
+            "UPDATE b SET x = $1 WHERE y = $2",
+            vec![2.into(), "q".into()],
+        );
+        script.push("DELETE FROM c WHERE x = $1", vec![3.into()]);
+        script.one_snapshot_from(0);
+        let (sql, args) = script.as_one_statement(0);
+        assert_eq!(
+            sql,
+            "WITH s0 AS (INSERT INTO a (x, y) VALUES ($1, $2)), s1 AS (UPDATE b SET x = $3 WHERE y = $4) \
+             DELETE FROM c WHERE x = $5"
+        );
+        let (sql, args_from_1) = script.as_one_statement(1);
+        assert_eq!(
+            sql,
+            "WITH s0 AS (UPDATE b SET x = $1 WHERE y = $2) DELETE FROM c WHERE x = $3"
+        );
+        assert_eq!(args_from_1.len(), 3);
+        let ints: Vec<Option<i64>> = args
+            .iter()
+            .map(|a| match a {
+                Arg::Int(v) => Some(*v),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(ints, [Some(1), None, Some(2), None, Some(3)]);
     }
 }

@@ -226,7 +226,15 @@ impl Store {
             .iter()
             .any(|c| c.changed.iter().any(|k| k.kind == ItemKind::CareTeamMember))
         {
+            // Deletes and inserts the same rows: statement by statement.
             push_members(&mut script, last);
+        } else if committed.len() == 1 {
+            // One version. Its row goes first and alone: it is the lock that a concurrent
+            // writer of the same plan waits on and then fails at, before either has touched an
+            // item (so they cannot deadlock). After it, each changed item's history row (read
+            // from the current row as it was) and current row, and the person's row: no
+            // statement reads what another writes, and no row is written twice.
+            script.one_snapshot_from(1);
         }
         if let Err(e) = self
             .committer

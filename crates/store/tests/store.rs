@@ -371,7 +371,58 @@ async fn concurrent_writers_on_one_version_get_one_success_and_conflicts() {
             }
         }
         assert_eq!(ok, 1, "exactly one writer based on version 1 may win");
-        assert_eq!(store.current(&plan.id).await.unwrap().strengths.len(), 1);
+        let current = store.current(&plan.id).await.unwrap();
+        assert_eq!(current.strengths.len(), 1);
+
+        // Writers editing the same existing item, each in one version (which moves the item's
+        // state to the history and rewrites its current row: on PostgreSQL one statement after
+        // the version row): still one winner, the rest conflicts, never a deadlock or another
+        // database error, and the version they all started from still reads as it was.
+        let item = current.strengths.keys().next().unwrap().clone();
+        store
+            .apply(
+                &plan.id,
+                v(2),
+                &nurse,
+                cmd(json!({"type": "add_strength", "description": "another"})),
+                None,
+            )
+            .await
+            .unwrap();
+        let mut tasks = Vec::new();
+        for i in 0..8 {
+            let (store, id, nurse, item) =
+                (store.clone(), plan.id.clone(), nurse.clone(), item.clone());
+            tasks.push(tokio::spawn(async move {
+                let edit = cmd(json!({"type": "edit_strength", "id": item.as_str(),
+                                      "description": format!("edited by writer {i}")}));
+                store.apply(&id, v(3), &nurse, edit, None).await.map(|_| i)
+            }));
+        }
+        let mut winners = Vec::new();
+        for t in tasks {
+            match t.await.unwrap() {
+                Ok(i) => winners.push(i),
+                Err(StoreError::Conflict { .. }) => {}
+                Err(e) => panic!("unexpected error: {e}"),
+            }
+        }
+        assert_eq!(
+            winners.len(),
+            1,
+            "exactly one writer based on version 3 may win"
+        );
+        let after = store.current(&plan.id).await.unwrap();
+        assert_eq!(after.version, v(4));
+        assert_eq!(
+            after.strengths[&item].description.as_str(),
+            format!("edited by writer {}", winners[0])
+        );
+        let before = store.version(&plan.id, 3).await.unwrap();
+        assert_eq!(
+            before.strengths[&item].description,
+            current.strengths[&item].description
+        );
         store.close().await;
         db.cleanup().await;
     }
