@@ -94,21 +94,25 @@ impl Script {
     /// The statements from `first` on as one: each but the last a `WITH` clause, their `$k`
     /// renumbered after the parameters of the statements before them.
     fn as_one_statement(&self, first: usize) -> (String, Vec<Arg>) {
-        let mut sql = String::new();
         let mut args = Vec::new();
-        let statements = &self.statements[first..];
-        let last = statements.len() - 1;
-        for (i, (statement, statement_args)) in statements.iter().enumerate() {
-            let shifted = shift_parameters(statement, args.len());
-            match i {
-                _ if i == last && i > 0 => sql.push_str(&format!(" {shifted}")),
-                _ if i == last => sql.push_str(&shifted),
-                0 => sql.push_str(&format!("WITH s0 AS ({shifted})")),
-                _ => sql.push_str(&format!(", s{i} AS ({shifted})")),
-            }
-            args.extend(statement_args.iter().cloned());
+        let mut shifted: Vec<String> = self.statements[first..]
+            .iter()
+            .map(|(statement, statement_args)| {
+                let sql = shift_parameters(statement, args.len());
+                args.extend(statement_args.iter().cloned());
+                sql
+            })
+            .collect();
+        let main = shifted.pop().expect("at least one statement");
+        if shifted.is_empty() {
+            return (main, args);
         }
-        (sql, args)
+        let clauses: Vec<String> = shifted
+            .iter()
+            .enumerate()
+            .map(|(i, sql)| format!("s{i} AS ({sql})"))
+            .collect();
+        (format!("WITH {} {main}", clauses.join(", ")), args)
     }
 
     /// Runs the statements one after another on a synchronous SQLite connection (the SQLite
