@@ -5,10 +5,21 @@
 use std::io::{IsTerminal, Read, Write};
 use std::path::Path;
 
+use std::collections::HashMap;
+
 use anyhow::{Context, anyhow};
-use careplan_fhir::{VersionMeta, commands_from_bundle, plan_bundle};
+use careplan_blobs::{BlobError, BlobStore};
+use careplan_fhir::{VersionMeta, commands_from_bundle, inline_files, plan_bundle};
 use careplan_store::Store;
+use careplan_store::attach::CarriedFile;
 use careplan_store::handle::Handle;
+use futures_util::TryStreamExt;
+
+/// A stored file's bytes, whole.
+async fn read_whole(blobs: &BlobStore, sha256: &str) -> Result<Vec<u8>, BlobError> {
+    let chunks: Vec<_> = blobs.read(sha256, None).await?.try_collect().await?;
+    Ok(chunks.concat())
+}
 
 /// The size above which import reports its progress on standard error, step by step.
 const LARGE: usize = 256 * 1024;
@@ -41,12 +52,42 @@ async fn versions(
     Ok(out)
 }
 
-/// Writes the person's whole plan as a `collection` Bundle to standard output.
-pub async fn export(store: &Store, system: Handle, person: &str, base: &str) -> anyhow::Result<()> {
+/// Writes the person's whole plan as a `collection` Bundle to standard output; with a file
+/// store, each attached file goes into the Bundle too (base64 `data`).
+pub async fn export(
+    store: &Store,
+    system: Handle,
+    person: &str,
+    base: &str,
+    files: Option<BlobStore>,
+) -> anyhow::Result<()> {
     let plan_id = store.find_plan(person).await?;
     let plan = system.current(&plan_id).await?.value;
     let metas = versions(&system, &plan_id).await?;
-    let bundle = plan_bundle(&plan, &metas, base);
+    let mut bundle = plan_bundle(&plan, &metas, base);
+    if let Some(blobs) = files {
+        let mut bytes = HashMap::new();
+        for a in plan.attachments.values() {
+            let sha = a.sha256.as_str();
+            if bytes.contains_key(sha) {
+                continue;
+            }
+            match read_whole(&blobs, sha).await {
+                Ok(b) => {
+                    bytes.insert(sha.to_owned(), b);
+                }
+                Err(BlobError::NotFound) => eprintln!(
+                    "note: the file of “{}” is not in this file store ({}), so the Bundle has its record without it",
+                    a.title,
+                    blobs.description()
+                ),
+                Err(e) => {
+                    return Err(anyhow!("the file of “{}” could not be read: {e}", a.title));
+                }
+            }
+        }
+        inline_files(&mut bundle, &bytes);
+    }
     let mut out = std::io::stdout().lock();
     serde_json::to_writer_pretty(&mut out, &bundle)?;
     writeln!(out)?;
@@ -55,7 +96,7 @@ pub async fn export(store: &Store, system: Handle, person: &str, base: &str) -> 
 
 /// Reads a Bundle (a file, or `-` for standard input) and starts a new plan from it: the person,
 /// then every change, all in one atomic apply. Returns nothing; prints the new plan's ids.
-pub async fn import(system: Handle, file: &Path) -> anyhow::Result<()> {
+pub async fn import(system: Handle, blobs: &BlobStore, file: &Path) -> anyhow::Result<()> {
     let text = if file.as_os_str() == "-" {
         let mut s = String::new();
         std::io::stdin()
@@ -86,23 +127,40 @@ pub async fn import(system: Handle, file: &Path) -> anyhow::Result<()> {
         )
     })?;
     progress.step("mapped", &format!("{} changes", import.commands.len()));
-    let created = system.create_person(import.person.clone()).await?;
     let count = import.commands.len();
-    let last = if count == 0 {
-        created.plan
-    } else {
-        let mut committed = system
-            .apply(&created.plan.id, created.version(), import.commands, None)
-            .await
-            .map_err(|e| anyhow!("the plan's changes could not be applied: {e}"))?;
-        committed.pop().expect("at least one").plan
-    };
-    progress.step("applied", &format!("{count} changes"));
+    let carried = import.files.len();
+    let files = import
+        .files
+        .into_iter()
+        .map(|f| CarriedFile {
+            title: f.title,
+            media_type: f.content_type,
+            sha256: f.sha256.as_str().to_owned(),
+            bytes: f.bytes.into(),
+        })
+        .collect();
+    // The person, every change and every file are kept together, or none of them is.
+    let last = system
+        .create_person_with_files(blobs, import.person.clone(), import.commands, files)
+        .await
+        .map_err(|e| anyhow!("the plan could not be imported, so nothing was changed: {e}"))?
+        .pop()
+        .expect("at least version 1")
+        .plan;
+    progress.step(
+        "applied",
+        &format!("{count} changes, {carried} file(s) kept"),
+    );
     for note in &import.notes {
         eprintln!("note: {note}");
     }
+    let with = match carried {
+        0 => String::new(),
+        1 => ", with 1 attached file".to_owned(),
+        n => format!(", with {n} attached files"),
+    };
     println!(
-        "Imported the plan of {} as plan {} (person {}), version {}.",
+        "Imported the plan of {} as plan {} (person {}), version {}{with}.",
         last.person.person.display_name(),
         last.id,
         last.details.person_id,

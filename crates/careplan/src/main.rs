@@ -54,13 +54,8 @@ enum Top {
         /// The address to listen on.
         #[arg(long, env = "CAREPLAN_LISTEN", default_value = "127.0.0.1:8080")]
         listen: std::net::SocketAddr,
-        /// Where attachments' files are kept: s3://bucket/prefix (credentials, region and
-        /// endpoint from the usual AWS_* variables) or file:///dir. Default: DATA_DIR/blobs.
-        #[arg(long, env = "CAREPLAN_BLOB_URL")]
-        blob_url: Option<String>,
-        /// The largest file that may be attached, in bytes (default 256 MiB).
-        #[arg(long, env = "CAREPLAN_MAX_UPLOAD_BYTES", default_value_t = careplan_blobs::DEFAULT_MAX_UPLOAD_BYTES)]
-        max_upload_bytes: u64,
+        #[command(flatten)]
+        files: Files,
         /// Load the fictional demo plan (if it is not there) and demo sign-ins with a published
         /// password, to try the service. Only on a loopback address.
         #[arg(long)]
@@ -93,14 +88,51 @@ enum Top {
         /// The base URL for the Bundle's fullUrls.
         #[arg(long, default_value = "http://127.0.0.1:8080/fhir")]
         base: String,
+        /// Put each attached file into the Bundle (base64 `data`), so that another care
+        /// system, or `careplan import`, gets the files as well as their records.
+        #[arg(long)]
+        with_files: bool,
+        #[command(flatten)]
+        files: Files,
     },
-    /// Starts a new plan from a FHIR R4 Bundle (a file, or - for standard input), all or nothing.
+    /// Starts a new plan from a FHIR R4 Bundle (a file, or - for standard input), all or nothing;
+    /// attached files the Bundle carries inline are kept in the file store.
     Import {
         /// Import FHIR R4 (the only format).
         #[arg(long, required = true)]
         fhir: bool,
         file: PathBuf,
+        #[command(flatten)]
+        files: Files,
     },
+}
+
+/// Where attachments' files are kept, for the commands that read or write them.
+#[derive(Debug, Args)]
+struct Files {
+    /// Where attachments' files are kept: s3://bucket/prefix (credentials, region and
+    /// endpoint from the usual AWS_* variables) or file:///dir. Default: DATA_DIR/blobs.
+    #[arg(long, env = "CAREPLAN_BLOB_URL")]
+    blob_url: Option<String>,
+    /// The largest file that may be attached, in bytes (default 256 MiB).
+    #[arg(long, env = "CAREPLAN_MAX_UPLOAD_BYTES", default_value_t = careplan_blobs::DEFAULT_MAX_UPLOAD_BYTES)]
+    max_upload_bytes: u64,
+}
+
+impl Files {
+    fn open(&self, data_dir: &Path) -> anyhow::Result<careplan_blobs::BlobStore> {
+        match &self.blob_url {
+            Some(url) => careplan_blobs::BlobStore::from_url(
+                url,
+                &data_dir.join("spool"),
+                self.max_upload_bytes,
+            ),
+            None => {
+                careplan_blobs::BlobStore::local(&data_dir.join("blobs"), self.max_upload_bytes)
+            }
+        }
+        .context("the file store for attachments cannot be opened")
+    }
 }
 
 #[derive(Debug, Subcommand)]
@@ -302,8 +334,7 @@ async fn dispatch(store: &Store, config: &Config, command: Top) -> anyhow::Resul
     match command {
         Top::Serve {
             listen,
-            blob_url,
-            max_upload_bytes,
+            files,
             demo,
         } => {
             if demo {
@@ -315,25 +346,28 @@ async fn dispatch(store: &Store, config: &Config, command: Top) -> anyhow::Resul
                 demo::load(store).await?;
                 demo::accounts(store).await?;
             }
-            let blobs = match blob_url {
-                Some(url) => careplan_blobs::BlobStore::from_url(
-                    &url,
-                    &config.data_dir.join("spool"),
-                    max_upload_bytes,
-                ),
-                None => careplan_blobs::BlobStore::local(
-                    &config.data_dir.join("blobs"),
-                    max_upload_bytes,
-                ),
-            }
-            .context("the file store for attachments cannot be opened")?;
+            let blobs = files.open(&config.data_dir)?;
             serve(store, blobs, listen).await
         }
         Top::Demo => demo::load(store).await,
-        Top::Export { person, base, .. } => {
-            fhir_cli::export(store, store.system(cli_actor()), &person, &base).await
+        Top::Export {
+            person,
+            base,
+            with_files,
+            files,
+            ..
+        } => {
+            let blobs = if with_files {
+                Some(files.open(&config.data_dir)?)
+            } else {
+                None
+            };
+            fhir_cli::export(store, store.system(cli_actor()), &person, &base, blobs).await
         }
-        Top::Import { file, .. } => fhir_cli::import(store.system(cli_actor()), &file).await,
+        Top::Import { file, files, .. } => {
+            let blobs = files.open(&config.data_dir)?;
+            fhir_cli::import(store.system(cli_actor()), &blobs, &file).await
+        }
         Top::User(UserCommand::Add {
             name,
             role,

@@ -15,6 +15,8 @@ use careplan_model::{
     ProgressRecord, Purpose, RaisedBy, Role, Stamp, Strength, Target, Timestamp, VersionNumber,
     focus_of,
 };
+use std::collections::HashMap;
+
 use serde_json::{Map, Value, json};
 
 use crate::terminology::{
@@ -125,9 +127,54 @@ pub(crate) const REVIEW_SUFFIX: &str = "review";
 
 /// Where the JSON API will serve an attachment's bytes, relative to the server's root:
 /// `/api/v1/people/{person}/plan/attachments/{id}/content`. The address is exported as
-/// `DocumentReference.content.attachment.url`; the server does not serve it yet.
+/// `DocumentReference.content.attachment.url`.
 pub fn attachment_content_path(person_id: &str, attachment_id: &str) -> String {
     format!("/api/v1/people/{person_id}/plan/attachments/{attachment_id}/content")
+}
+
+/// Puts each attached file's bytes into its `DocumentReference` as `content.attachment.data`
+/// (base64), so that the Bundle carries the files as well as their records. `files` holds the
+/// bytes by SHA-256 (lower-case hex); an attachment whose digest is not there is left as it
+/// was. Returns how many attachments now carry their file.
+pub fn inline_files(bundle: &mut Value, files: &HashMap<String, Vec<u8>>) -> usize {
+    use base64::Engine as _;
+    let mut inlined = 0;
+    let url = extension_url(ext::ATTACHMENT_SHA256);
+    let property = t::extension(ext::ATTACHMENT_SHA256)
+        .expect("the attachment-sha256 extension is defined")
+        .value
+        .property();
+    let Some(entries) = bundle.get_mut("entry").and_then(Value::as_array_mut) else {
+        return 0;
+    };
+    for entry in entries {
+        let resource = &mut entry["resource"];
+        if resource["resourceType"] != "DocumentReference" {
+            continue;
+        }
+        let Some(attachment) = resource
+            .pointer_mut("/content/0/attachment")
+            .and_then(Value::as_object_mut)
+        else {
+            continue;
+        };
+        let digest = attachment
+            .get("extension")
+            .and_then(Value::as_array)
+            .and_then(|exts| {
+                exts.iter()
+                    .find(|e| e["url"].as_str() == Some(url.as_str()))
+            })
+            .and_then(|e| e[property].as_str());
+        if let Some(bytes) = digest.and_then(|d| files.get(d)) {
+            attachment.insert(
+                "data".into(),
+                json!(base64::engine::general_purpose::STANDARD.encode(bytes)),
+            );
+            inlined += 1;
+        }
+    }
+    inlined
 }
 
 /// The FHIR resource type an item of this kind is exported as, when it has one of its own
@@ -1011,9 +1058,9 @@ impl<'p> Exporter<'p> {
         o
     }
 
-    /// CSP-2: an attached file. Its bytes are addressed by [`attachment_content_path`] (not
-    /// served yet) and identified by their SHA-256, carried as the `attachment-sha256`
-    /// extension because R4's `Attachment.hash` is SHA-1.
+    /// CSP-2: an attached file. Its bytes are served at [`attachment_content_path`] and
+    /// identified by their SHA-256, carried as the `attachment-sha256` extension because R4's
+    /// `Attachment.hash` is SHA-1. [`inline_files`] adds the bytes themselves as `data`.
     fn attachment(&self, id: &ItemId, a: &Attachment) -> Value {
         let mut o = self.document_start(id, &a.meta, &a.target, a.purpose);
         put(

@@ -13,6 +13,7 @@
 
 use std::collections::{BTreeMap, HashMap};
 
+use base64::Engine as _;
 use careplan_model::{
     ActionStatus, Actor, AgreedBy, AgreementOutcome, Audience, Command, ConcernDomain, Confidence,
     ExternalReference, FundingSourceKind, GoalLabel, GoalStatus, Identifier, ItemId,
@@ -23,6 +24,7 @@ use careplan_model::{
 };
 use careplan_model::{ConsentScope, IssueCode};
 use serde_json::Value;
+use sha2::{Digest as _, Sha256};
 
 use crate::export::{attachment_content_path, goal_priority_code};
 use crate::issue::{FhirIssue, IssueType};
@@ -46,6 +48,24 @@ pub struct ImportPlan {
     /// Things worth knowing that are not errors (what an import does not carry over), each with
     /// severity `information`.
     pub notes: Vec<FhirIssue>,
+    /// The files the Bundle carried inline (`content.attachment.data`), each already checked
+    /// against its attachment's size and SHA-256. The caller keeps them in its file store
+    /// before it commits the commands.
+    pub files: Vec<ImportedFile>,
+}
+
+/// An attachment's file carried in the Bundle as base64 (`Attachment.data`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ImportedFile {
+    /// The attachment it belongs to.
+    pub attachment: ItemId,
+    /// The attachment's title, to name the file in messages.
+    pub title: String,
+    /// The media type the attachment record states.
+    pub content_type: String,
+    /// The SHA-256 of `bytes`, as the attachment record states it (checked).
+    pub sha256: Sha256Hex,
+    pub bytes: Vec<u8>,
 }
 
 impl ImportPlan {
@@ -78,12 +98,23 @@ pub fn commands_from_bundle(bundle: &Value) -> Result<ImportPlan, Vec<FhirIssue>
         "Bundle",
         "Who made each change and when is not imported: the imported plan's history starts with the import, so the author and time of comments, attachments, links and of archiving are those of the import.",
     ));
+    if !im.without_data.is_empty() {
+        notes.push(FhirIssue::information(
+            "Bundle.entry.resource.ofType(DocumentReference).content.attachment",
+            format!(
+                "{} attachment(s) came without their file (no content.attachment.data): {}. Their records are imported, but their files cannot be downloaded here; export with the files inline (careplan export --fhir --with-files) to bring them across.",
+                im.without_data.len(),
+                im.without_data.join(", ")
+            ),
+        ));
+    }
     Ok(ImportPlan {
         plan_id: im.plan_id,
         person_id: im.person_id,
         person,
         commands,
         notes,
+        files: im.files,
     })
 }
 
@@ -163,6 +194,10 @@ struct Importer {
     notes: Vec<FhirIssue>,
     phases: Phases,
     generated: usize,
+    /// Files carried inline, checked against their records.
+    files: Vec<ImportedFile>,
+    /// Titles of attachments whose file the Bundle does not carry.
+    without_data: Vec<String>,
 }
 
 /// Our extensions read from one element, by name, with their value and location.
@@ -2414,7 +2449,7 @@ impl Importer {
                 &attachment,
                 &aat,
                 "The attachment",
-                &["extension", "contentType", "url", "size", "title"],
+                &["extension", "contentType", "url", "size", "title", "data"],
             );
             let sha256 = self
                 .ext_text(&a_exts, ext::ATTACHMENT_SHA256)
@@ -2456,6 +2491,24 @@ impl Importer {
                 }
             }
             let description = self.text(r.get("description"), &format!("{at}.description"));
+            let data = self.inline_data(&attachment, &aat, size, sha256.as_ref());
+            match (&data, &title) {
+                (Some(bytes), Some(t)) => {
+                    if let (Some(content_type), Some(sha256)) = (&content_type, &sha256) {
+                        self.files.push(ImportedFile {
+                            attachment: id.clone(),
+                            title: t.as_str().to_owned(),
+                            content_type: content_type.as_str().to_owned(),
+                            sha256: sha256.clone(),
+                            bytes: bytes.clone(),
+                        });
+                    }
+                }
+                (None, Some(t)) if attachment.get("data").is_none() => {
+                    self.without_data.push(format!("“{}”", t.as_str()));
+                }
+                _ => {}
+            }
             match (title, purpose, target, content_type, size, sha256) {
                 (
                     Some(title),
@@ -2516,6 +2569,64 @@ impl Importer {
         if let Some(command) = command {
             self.phases.documents.push(Sourced { command, at });
         }
+    }
+
+    /// The file an attachment carries inline (`data`, base64), checked against the record's
+    /// `size` and SHA-256: a Bundle whose file and record disagree is refused, so a file is
+    /// never kept under a digest it does not have.
+    fn inline_data(
+        &mut self,
+        attachment: &Value,
+        aat: &str,
+        size: Option<u64>,
+        sha256: Option<&Sha256Hex>,
+    ) -> Option<Vec<u8>> {
+        let data_at = format!("{aat}.data");
+        let text = self.str_at(attachment.get("data"), &data_at)?;
+        // base64Binary may be wrapped; the alphabet is the standard one, with padding.
+        let compact: String = text.chars().filter(|c| !c.is_ascii_whitespace()).collect();
+        let bytes = match base64::engine::general_purpose::STANDARD.decode(compact.as_bytes()) {
+            Ok(b) => b,
+            Err(e) => {
+                self.err(
+                    IssueType::Value,
+                    data_at,
+                    format!("The attachment's data is not base64: {e}"),
+                );
+                return None;
+            }
+        };
+        if let Some(size) = size
+            && bytes.len() as u64 != size
+        {
+            self.err(
+                IssueType::Value,
+                data_at,
+                format!(
+                    "The attachment's data is {} bytes long, but its size says {size}",
+                    bytes.len()
+                ),
+            );
+            return None;
+        }
+        let digest: String = Sha256::digest(&bytes)
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect();
+        if let Some(expected) = sha256
+            && digest != expected.as_str()
+        {
+            self.err(
+                IssueType::Value,
+                data_at,
+                format!(
+                    "The attachment's data has SHA-256 {digest}, but its attachment-sha256 extension says {}: the file and its record do not match",
+                    expected.as_str()
+                ),
+            );
+            return None;
+        }
+        Some(bytes)
     }
 
     /// What an attachment or link is about: `context.related` (the CarePlan or an item's

@@ -19,7 +19,7 @@
 //! | review date | `Task` (id = `<plan>-review`) with code `plan-review`, `focus` → CarePlan, `restriction.period.end` |
 //! | progress record | `Observation` code `goal-progress`, `focus` → Goal, `effectiveDateTime`, `valueInteger`, scale in `method`, its note as the first `note` |
 //! | outcome | `Observation` code `goal-outcome`, `focus` → Goal, status in `valueCodeableConcept`, description as the first `note` |
-//! | attachment | `DocumentReference` (id = item id): `status` current (archived: the `archived` extension), `category` the purpose (our `attachment-purpose` CodeSystem), `subject`, `date` and `author` (display) when and by whom it was added, `description` the text alternative, `content[0].attachment` with `contentType`, `size`, `title`, `url` `/api/v1/people/{person}/plan/attachments/{id}/content` (relative to the server; **not served yet**) and the SHA-256 as the `attachment-sha256` extension (R4's `hash` is SHA-1, so it is left out); what it is attached to in `context.related` (the CarePlan, or the item's resource), or the `document-section` / `document-on-item` extension for a section or an item with no resource of its own (a care team member, a comment) |
+//! | attachment | `DocumentReference` (id = item id): `status` current (archived: the `archived` extension), `category` the purpose (our `attachment-purpose` CodeSystem), `subject`, `date` and `author` (display) when and by whom it was added, `description` the text alternative, `content[0].attachment` with `contentType`, `size`, `title`, `url` `/api/v1/people/{person}/plan/attachments/{id}/content` (relative to the server, where the JSON API serves the file), with the file itself as base64 `data` when exported with the files inline and the SHA-256 as the `attachment-sha256` extension (R4's `hash` is SHA-1, so it is left out); what it is attached to in `context.related` (the CarePlan, or the item's resource), or the `document-section` / `document-on-item` extension for a section or an item with no resource of its own (a care team member, a comment) |
 //! | hyperlink | `DocumentReference` as for an attachment, with `content[0].attachment` holding only the link's `url` and `title` (no `attachment-sha256`: that is how an import tells the two apart) |
 //! | comment | `Annotation` (element id = comment id) in the `note` of the item's resource, or of the CarePlan for the plan, a section (`comment-section` extension) or an item with no note of its own (`comment-on-item`) |
 //! | agreement | `Consent` scope `treatment`, `provision.data` → `CarePlan/<id>/_history/<agreed version>`, `performer` the Patient or a contained `RelatedPerson` with legal authority extensions; `status` active, or inactive once the plan changed after it (CSP-12); not obtained: no `provision.type` and the reason as an extension |
@@ -82,10 +82,10 @@ pub mod issue;
 pub mod terminology;
 
 pub use export::{
-    ResourceKind, VersionMeta, bundle, care_plan_for_performer, derived_id, performer_bundle,
-    plan_bundle, provenance, provenance_id, resource, resources,
+    ResourceKind, VersionMeta, bundle, care_plan_for_performer, derived_id, inline_files,
+    performer_bundle, plan_bundle, provenance, provenance_id, resource, resources,
 };
-pub use import::{ImportPlan, commands_from_bundle};
+pub use import::{ImportPlan, ImportedFile, commands_from_bundle};
 pub use issue::{FhirIssue, IssueType, Severity, operation_outcome};
 pub use terminology::{
     EXTENSIONS, code_system, code_systems, structure_definition, structure_definitions,

@@ -3,7 +3,11 @@
 
 mod common;
 
-use careplan_fhir::{FhirIssue, IssueType, commands_from_bundle, operation_outcome, plan_bundle};
+use std::collections::HashMap;
+
+use careplan_fhir::{
+    FhirIssue, IssueType, commands_from_bundle, inline_files, operation_outcome, plan_bundle,
+};
 use careplan_model::{Command, ItemId};
 use common::{BASE, build, rich_plan};
 use serde_json::{Value, json};
@@ -265,6 +269,92 @@ fn csp2_attachments_keep_their_sha256_and_refuse_what_they_cannot_hold() {
         "{found:#?}"
     );
     assert_eq!(found.len(), 4, "{found:#?}");
+}
+
+/// The rich plan's attachment, made to describe the four bytes “test” (whose SHA-256 the
+/// plan already records), and the Bundle's entry index of it.
+fn bundle_with_a_four_byte_attachment() -> (Value, usize) {
+    let (plan, versions) = rich_plan();
+    let mut bundle = plan_bundle(&plan, &versions, BASE);
+    let entries = bundle["entry"].as_array_mut().unwrap();
+    let file = entries
+        .iter()
+        .position(|e| e["resource"]["id"] == "attachment-buttons")
+        .unwrap();
+    entries[file]["resource"]["content"][0]["attachment"]["size"] = json!(4);
+    (bundle, file)
+}
+
+#[test]
+fn csp2_csp9_an_attachment_brings_its_file_inline_checked_against_its_record() {
+    let (mut bundle, file) = bundle_with_a_four_byte_attachment();
+    // Without the file: the record is imported, and a note says the file did not come.
+    let without = commands_from_bundle(&bundle).expect("accepted");
+    assert!(without.files.is_empty());
+    assert!(
+        without.notes.iter().any(|n| n
+            .message
+            .contains("1 attachment(s) came without their file")
+            && n.message.contains("“Using a button hook”")),
+        "{:#?}",
+        without.notes
+    );
+    // With it: export puts the bytes in as base64, and import hands them back, checked.
+    let files = HashMap::from([(
+        "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08".to_owned(),
+        b"test".to_vec(),
+    )]);
+    assert_eq!(inline_files(&mut bundle, &files), 1);
+    assert_eq!(
+        bundle["entry"][file]["resource"]["content"][0]["attachment"]["data"],
+        "dGVzdA=="
+    );
+    let with = commands_from_bundle(&bundle).expect("accepted");
+    assert_eq!(with.files.len(), 1);
+    assert_eq!(with.files[0].attachment.as_str(), "attachment-buttons");
+    assert_eq!(with.files[0].bytes, b"test");
+    assert_eq!(with.files[0].content_type, "application/pdf");
+    assert_eq!(with.files[0].title, "Using a button hook");
+    assert_eq!(
+        with.commands, without.commands,
+        "the file changes no command"
+    );
+    assert!(
+        !with
+            .notes
+            .iter()
+            .any(|n| n.message.contains("without their file")),
+        "{:#?}",
+        with.notes
+    );
+}
+
+#[test]
+fn csp2_an_inline_file_that_disagrees_with_its_record_is_refused() {
+    let data_at = |file: usize| format!("Bundle.entry[{file}].resource.content[0].attachment.data");
+    let cases = [
+        // Other bytes than the record's digest.
+        ("dGVzdQ==", "do not match"),
+        // The right bytes and one more: not the record's size.
+        ("dGVzdCE=", "5 bytes long, but its size says 4"),
+        // Not base64 at all.
+        ("not base64!", "not base64"),
+    ];
+    for (data, words) in cases {
+        let (mut bundle, file) = bundle_with_a_four_byte_attachment();
+        bundle["entry"][file]["resource"]["content"][0]["attachment"]["data"] = json!(data);
+        let found = issues(&bundle);
+        assert!(has(&found, &data_at(file), words), "{data}: {found:#?}");
+        assert_eq!(found.len(), 1, "{data}: {found:#?}");
+        assert_eq!(found[0].code, IssueType::Value);
+    }
+    // Wrapped base64 (whitespace between groups) is still base64.
+    let (mut bundle, file) = bundle_with_a_four_byte_attachment();
+    bundle["entry"][file]["resource"]["content"][0]["attachment"]["data"] = json!("dGVz\ndA==");
+    assert_eq!(
+        commands_from_bundle(&bundle).expect("accepted").files[0].bytes,
+        b"test"
+    );
 }
 
 #[test]

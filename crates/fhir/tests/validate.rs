@@ -158,6 +158,14 @@ fn every_emitted_resource_validates_as_fhir_r4() {
     }
     assert_eq!(count, resources(&plan).len() + versions.len());
     write(dir.path(), "bundle", &bundle);
+    // The Bundle with an attached file inline (`careplan export --fhir --with-files`).
+    let mut with_files = bundle.clone();
+    let files = std::collections::HashMap::from([(
+        "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08".to_owned(),
+        b"test".to_vec(),
+    )]);
+    assert_eq!(careplan_fhir::inline_files(&mut with_files, &files), 1);
+    write(dir.path(), "bundle-with-files", &with_files);
     write(
         dir.path(),
         "performer-bundle",

@@ -287,6 +287,22 @@ async fn csp9_errors_are_operation_outcomes_with_the_right_status() {
     assert!(issue_text(&oo).contains("Spaceship"), "{oo}");
     let (status, _, _) = get(&w.app, &w.nurse, "/Goal/no-such-goal").await;
     assert_eq!(status, StatusCode::NOT_FOUND);
+    // One resource is at most 1 MiB (a transaction Bundle, which may carry files, 32 MiB).
+    let huge = json!({"resourceType": "Goal", "description": {"text": "x".repeat(1536 * 1024)}});
+    let (status, oo, _) = fhir(
+        &w.app,
+        Some(&w.nurse),
+        reqwest::Method::POST,
+        "/Goal",
+        &[],
+        Some(&huge.to_string()),
+    )
+    .await;
+    assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE, "{oo}");
+    assert!(
+        issue_text(&oo).contains("1048576 bytes for a resource, 33554432 for a transaction Bundle"),
+        "{oo}"
+    );
     let (status, oo, _) = fhir(
         &w.app,
         None,
@@ -1687,6 +1703,18 @@ async fn csp2_attachments_and_links_are_read_as_document_references() {
     )
     .await;
     assert_eq!(status, StatusCode::OK, "{reply}");
+    // The person's id in the server a transaction made them in.
+    let person_in = |reply: &Value| {
+        reply["entry"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find_map(|e| e["response"]["location"].as_str()?.strip_prefix("Patient/"))
+            .and_then(|l| l.split('/').next())
+            .unwrap()
+            .to_owned()
+    };
+    let copied = person_in(&reply);
     let (status, copy, _) = get(&other, &nurse, "/DocumentReference/attachment-1").await;
     assert_eq!(status, StatusCode::OK, "{copy}");
     assert_eq!(
@@ -1694,6 +1722,107 @@ async fn csp2_attachments_and_links_are_read_as_document_references() {
         doc["content"][0]["attachment"]["extension"]
     );
     assert_eq!(copy["context"], doc["context"]);
+    // The record came without its file, so the file cannot be read there …
+    let content = |app: &support::App, token: &str, person: &str| {
+        app.http
+            .get(format!(
+                "{}/api/v1/people/{person}/plan/attachments/attachment-1/content",
+                app.base
+            ))
+            .bearer_auth(token.to_owned())
+            .send()
+    };
+    let r = content(&other, &nurse, &copied).await.unwrap();
+    assert_eq!(r.status(), StatusCode::NOT_FOUND);
+    let said = r.text().await.unwrap();
+    assert!(said.contains("keeps its records, not its files"), "{said}");
+    // … unless the transaction carries it inline: then the file is kept with the plan.
+    let file = b"%PDF-1.4\nLibrary opening hours: Monday to Saturday, 9 to 5\n%%EOF\n";
+    let with_file = |data: &str| {
+        let mut b = bundle.clone();
+        for e in b["entry"].as_array_mut().unwrap() {
+            if e["resource"]["id"] == "attachment-1" {
+                e["resource"]["content"][0]["attachment"]["data"] = json!(data);
+            }
+        }
+        b.to_string()
+    };
+    let third = spawn_app().await;
+    let nurse = third.account("nurse", Role::Practitioner, None, None).await;
+    // Bytes that are not the record's are refused, and nothing is kept.
+    let (status, oo, _) = fhir(
+        &third,
+        Some(&nurse),
+        reqwest::Method::POST,
+        "",
+        &[],
+        Some(&with_file("JVBERi0xLjQK")),
+    )
+    .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{oo}");
+    assert!(issue_text(&oo).contains("size says"), "{oo}");
+    let (status, found, _) = get(&third, &nurse, "/Patient").await;
+    assert_eq!(status, StatusCode::OK, "{found}");
+    assert_eq!(found["total"], 0, "nothing was imported: {found}");
+    use base64::Engine as _;
+    let data = base64::engine::general_purpose::STANDARD.encode(file);
+    let (status, reply, _) = fhir(
+        &third,
+        Some(&nurse),
+        reqwest::Method::POST,
+        "",
+        &[],
+        Some(&with_file(&data)),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{reply}");
+    let (_, found, _) = get(&third, &nurse, "/Patient").await;
+    assert_eq!(found["total"], 1, "{found}");
+    let r = content(&third, &nurse, &person_in(&reply)).await.unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    assert_eq!(r.bytes().await.unwrap().as_ref(), &file[..]);
+
+    // A Bundle with a larger file is over the 1 MiB limit of other bodies, and still accepted.
+    use sha2::Digest as _;
+    let big: Vec<u8> = b"Library opening hours, week by week.\n"
+        .iter()
+        .copied()
+        .cycle()
+        .take(1536 * 1024)
+        .collect();
+    let sha: String = sha2::Sha256::digest(&big)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    let mut large = bundle.clone();
+    for e in large["entry"].as_array_mut().unwrap() {
+        if e["resource"]["id"] == "attachment-1" {
+            let a = &mut e["resource"]["content"][0]["attachment"];
+            a["contentType"] = json!("text/plain");
+            a["size"] = json!(big.len());
+            a["extension"][0]["valueString"] = json!(sha);
+            a["data"] = json!(base64::engine::general_purpose::STANDARD.encode(&big));
+        }
+    }
+    let large = large.to_string();
+    assert!(large.len() > 2 * 1024 * 1024);
+    let fourth = spawn_app().await;
+    let nurse = fourth
+        .account("nurse", Role::Practitioner, None, None)
+        .await;
+    let (status, reply, _) = fhir(
+        &fourth,
+        Some(&nurse),
+        reqwest::Method::POST,
+        "",
+        &[],
+        Some(&large),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{reply}");
+    let r = content(&fourth, &nurse, &person_in(&reply)).await.unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    assert_eq!(r.bytes().await.unwrap().as_ref(), &big[..]);
 }
 
 /// CSP-1: FHIR reads may take a bearer token's account from memory, yet a token revoked by

@@ -14,10 +14,16 @@
 //!    concurrent upload of the same content committed meanwhile); the upload that committed
 //!    checks afterwards that the file is still there. So no committed record names a missing
 //!    file, and a failed upload leaves nothing.
+//!
+//! A plan imported with its files ([`Handle::create_person_with_files`], a FHIR Bundle whose
+//! attachments carry their bytes inline) takes the same path with many files: each is staged
+//! and checked against its record (type, digest, no location data left to remove), all are
+//! kept, then the person and the whole plan commit in one transaction, or the files this import
+//! created are removed again.
 
 use careplan_blobs::{BlobStore, Staged, UploadError};
 use careplan_model::attachment::{Purpose, Sha256Hex};
-use careplan_model::{Command, ItemId, ItemKind, PlanId, Target, Text, VersionNumber};
+use careplan_model::{Command, ItemId, ItemKind, Person, PlanId, Target, Text, VersionNumber};
 use futures_util::Stream;
 
 use crate::handle::Handle;
@@ -58,6 +64,76 @@ pub enum AttachError {
     Store(#[from] StoreError),
     #[error(transparent)]
     Upload(#[from] UploadError),
+}
+
+/// Why a plan that came with its files was not added: the plan was refused, one of its files
+/// was, or the file store failed.
+#[derive(Debug, thiserror::Error)]
+pub enum CarriedError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// A file was refused; `title` is its record's.
+    #[error("The file of the attachment “{title}” cannot be kept: {reason}")]
+    Refused { title: String, reason: String },
+    #[error(transparent)]
+    Storage(#[from] careplan_blobs::BlobError),
+}
+
+/// A file that arrives whole beside its record, as a FHIR import's inline data does.
+#[derive(Debug, Clone)]
+pub struct CarriedFile {
+    /// The record's title, to name the file in a refusal.
+    pub title: String,
+    /// The media type the record states.
+    pub media_type: String,
+    /// The SHA-256 the record states, lower-case hex.
+    pub sha256: String,
+    pub bytes: bytes::Bytes,
+}
+
+impl CarriedFile {
+    /// Stages the file as an upload is staged, then holds it to its record: the type decided
+    /// from its bytes and its digest must be the record's. A photo that still carries location
+    /// data is refused rather than changed, since removing the data would give it another
+    /// digest than its record names.
+    async fn stage(&self, blobs: &BlobStore) -> Result<Staged, CarriedError> {
+        let refused = |reason: String| CarriedError::Refused {
+            title: self.title.clone(),
+            reason,
+        };
+        let size = self.bytes.len() as u64;
+        let body =
+            futures_util::stream::iter([Ok::<_, std::convert::Infallible>(self.bytes.clone())]);
+        let staged = blobs
+            .stage(body, Some(&self.media_type), Some(size))
+            .await
+            .map_err(|e| match e {
+                UploadError::Storage(e) => CarriedError::Storage(e),
+                e => refused(e.to_string()),
+            })?;
+        let stated = careplan_blobs::sniff::normalise(&self.media_type);
+        if staged.media_type != stated {
+            return Err(refused(format!(
+                "its record says it is {stated}, but its contents are {}",
+                staged.media_type
+            )));
+        }
+        if staged.stripped {
+            return Err(refused(
+                "it is a photo that still holds location data, which this service removes from \
+                 every photo; remove the location data where the plan came from and export it \
+                 again"
+                    .into(),
+            ));
+        }
+        if staged.sha256 != self.sha256 {
+            return Err(refused(format!(
+                "its SHA-256 is {}, not the {} its record names",
+                staged.sha256, self.sha256
+            )));
+        }
+        Ok(staged)
+    }
 }
 
 /// An attached file: the version that recorded it, the attachment's id, and the file as stored.
@@ -140,6 +216,66 @@ impl Handle {
             media_type: staged.media_type.clone(),
             stripped: staged.stripped,
         })
+    }
+}
+
+impl Handle {
+    /// Adds a person and builds their plan with `commands`, as
+    /// [`Handle::create_person_with`] does, keeping the `files` their attachments name: every
+    /// file is checked before anything is kept, and if the plan cannot be committed the files
+    /// this call created are removed again. So either the plan and all its files are there, or
+    /// nothing is.
+    pub async fn create_person_with_files(
+        &self,
+        blobs: &BlobStore,
+        person: Person,
+        commands: Vec<Command>,
+        files: Vec<CarriedFile>,
+    ) -> Result<Vec<Committed>, CarriedError> {
+        if files.is_empty() {
+            return Ok(self.create_person_with(person, commands).await?);
+        }
+        self.may_add_people().await?;
+        let mut staged = Vec::with_capacity(files.len());
+        for file in &files {
+            staged.push(file.stage(blobs).await?);
+        }
+        let (handle, blobs) = (self.clone(), blobs.clone());
+        // As for an upload, in a task of its own so that a client hanging up cannot stop it
+        // between keeping the files and committing (or removing them).
+        tokio::spawn(async move {
+            let mut created = Vec::new();
+            for s in &staged {
+                match blobs.keep(s).await {
+                    Ok(true) => created.push(s),
+                    Ok(false) => {}
+                    Err(e) => {
+                        for c in created {
+                            forget(&handle.store, &blobs, c).await;
+                        }
+                        return Err(CarriedError::Storage(e));
+                    }
+                }
+            }
+            match handle.create_person_with(person, commands).await {
+                Ok(committed) => {
+                    for s in &staged {
+                        if !blobs.exists(&s.sha256).await.unwrap_or(true) {
+                            let _ = blobs.keep(s).await;
+                        }
+                    }
+                    Ok(committed)
+                }
+                Err(err) => {
+                    for c in created {
+                        forget(&handle.store, &blobs, c).await;
+                    }
+                    Err(CarriedError::Store(err))
+                }
+            }
+        })
+        .await
+        .map_err(|e| StoreError::Corrupt(format!("an import's commit task failed: {e}")))?
     }
 }
 

@@ -527,6 +527,19 @@ impl Handle {
         Ok(all.pop().expect("at least version 1"))
     }
 
+    /// Whether this requester may add people (a practitioner or the system), their sign-in
+    /// confirmed.
+    pub(crate) async fn may_add_people(&self) -> Result<(), StoreError> {
+        self.confirm().await?;
+        if !matches!(self.requester.role, Role::Practitioner | Role::System) {
+            return Err(StoreError::Forbidden(format!(
+                "As {} you may not add people",
+                self.requester.role.label()
+            )));
+        }
+        Ok(())
+    }
+
     /// Adds a person and builds their plan with `commands`, all in one transaction: version 1
     /// (and, for a practitioner, their joining the care team), then one version per command —
     /// or nothing, if any command is refused.
@@ -535,13 +548,7 @@ impl Handle {
         person: Person,
         mut commands: Vec<Command>,
     ) -> Result<Vec<Committed>, StoreError> {
-        self.confirm().await?;
-        if !matches!(self.requester.role, Role::Practitioner | Role::System) {
-            return Err(StoreError::Forbidden(format!(
-                "As {} you may not add people",
-                self.requester.role.label()
-            )));
-        }
+        self.may_add_people().await?;
         for command in &mut commands {
             self.store.resolve_member_account(command).await?;
             if !may_command(self.requester.role, command) {

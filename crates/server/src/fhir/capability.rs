@@ -103,7 +103,7 @@ pub(crate) fn capability_statement() -> Value {
             "documentation": "Sign in with a bearer token (Authorization: Bearer cpt_...) or a session cookie with X-CSRF-Token on writes. Every read and write is under the person's consent preferences and audited. Unknown search parameters: 400 with Prefer: handling=strict, otherwise a warning in an OperationOutcome entry.",
             "security": {"cors": false, "description": "Bearer tokens or session cookies; consent-based access per plan and section (CSP-1)"},
             "resource": resources,
-            "interaction": [{"code": "transaction", "documentation": "Creates a whole plan (a Patient entry with POST) or changes one plan; all or nothing"}],
+            "interaction": [{"code": "transaction", "documentation": "Creates a whole plan (a Patient entry with POST; its attachments may carry their files inline as base64 data, checked against their records) or changes one plan; all or nothing; up to 32 MiB"}],
         }],
     })
 }

@@ -14,7 +14,7 @@ mod search;
 mod write;
 
 use axum::Router;
-use axum::extract::FromRequestParts;
+use axum::extract::{DefaultBodyLimit, FromRequestParts};
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
@@ -28,13 +28,22 @@ use serde_json::{Value, json};
 use crate::AppState;
 use crate::extract::Reader;
 
+/// The largest transaction Bundle accepted: it may carry attached files inline (base64), and it
+/// is read whole, so it has a limit of its own above the service's [`crate::BODY_LIMIT`].
+pub const TRANSACTION_LIMIT: usize = 32 * 1024 * 1024;
+
 /// The media type of every response body.
 pub(crate) const FHIR_JSON: &str = "application/fhir+json; fhirVersion=4.0";
 
 /// The FHIR endpoint, to be nested at `/fhir`.
 pub(crate) fn router() -> Router<AppState> {
     Router::new()
-        .route("/", get(unsupported_root).post(write::transaction))
+        .route(
+            "/",
+            get(unsupported_root)
+                .post(write::transaction)
+                .layer(DefaultBodyLimit::max(TRANSACTION_LIMIT)),
+        )
         .route("/metadata", get(capability::metadata))
         .route("/{kind}", get(search::search).post(write::create))
         .route("/{kind}/_history", get(read::type_history))

@@ -12,14 +12,18 @@
 use std::collections::BTreeSet;
 
 use axum::body::Bytes;
-use axum::extract::Path;
 use axum::extract::rejection::BytesRejection;
+use axum::extract::{Path, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::Response;
+use careplan_blobs::BlobStore;
 use careplan_fhir::{FhirIssue, ResourceKind, commands_from_bundle, resource, resources};
 use careplan_model::{Change, Command, ItemId, Plan, PlanId, Target, VersionNumber};
+use careplan_store::attach::{CarriedError, CarriedFile};
 use careplan_store::handle::Handle;
 use serde_json::{Value, json};
+
+use crate::AppState;
 
 use super::{
     FhirError, FhirResult, Issue, Who, base_url, etag, fhir_response, outcome, parse_if_match,
@@ -62,7 +66,11 @@ fn body_json(headers: &HeaderMap, body: Result<Bytes, BytesRejection>) -> FhirRe
             FhirError::new(
                 StatusCode::PAYLOAD_TOO_LARGE,
                 "too-costly",
-                "The body is larger than this server accepts",
+                format!(
+                    "The body is larger than this server accepts ({} bytes for a resource, {} for a transaction Bundle, which may carry attached files inline)",
+                    crate::BODY_LIMIT,
+                    super::TRANSACTION_LIMIT
+                ),
             )
         } else {
             FhirError::bad_request(format!("The body could not be read: {e}"))
@@ -590,8 +598,10 @@ fn location(response: &mut Response, kind: ResourceKind, id: &str, version: Vers
     }
 }
 
-/// Starts a plan from a Bundle with a Patient: the person and every command in one transaction.
-async fn create_plan(h: &Handle, bundle: &Value) -> FhirResult<Plan> {
+/// Starts a plan from a Bundle with a Patient: the person, every command and the files the
+/// Bundle's attachments carry inline, in one transaction (the files kept first, and removed
+/// again if the plan is refused).
+async fn create_plan(h: &Handle, blobs: &BlobStore, bundle: &Value) -> FhirResult<Plan> {
     let import = commands_from_bundle(bundle).map_err(|i| FhirError::from_import(&i))?;
     for c in &import.commands {
         if !careplan_model::may_command(h.requester().role, c) {
@@ -606,16 +616,41 @@ async fn create_plan(h: &Handle, bundle: &Value) -> FhirResult<Plan> {
             ));
         }
     }
-    // The person, their plan and every change to it commit together, or nothing does.
+    let files = import
+        .files
+        .into_iter()
+        .map(|f| CarriedFile {
+            title: f.title,
+            media_type: f.content_type,
+            sha256: f.sha256.as_str().to_owned(),
+            bytes: f.bytes.into(),
+        })
+        .collect();
+    // The person, their plan, every change to it and its files are kept together, or nothing is.
     let mut committed = h
-        .create_person_with(import.person.clone(), import.commands)
-        .await?;
+        .create_person_with_files(blobs, import.person.clone(), import.commands, files)
+        .await
+        .map_err(|e| match e {
+            CarriedError::Store(e) => FhirError::from(e),
+            e @ CarriedError::Refused { .. } => {
+                FhirError::new(StatusCode::UNPROCESSABLE_ENTITY, "value", e.to_string())
+            }
+            CarriedError::Storage(e) => {
+                tracing::error!(error = %e, "an imported file could not be kept");
+                FhirError::new(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "exception",
+                    "The service could not keep the plan's files; nothing was changed",
+                )
+            }
+        })?;
     Ok(committed.pop().expect("at least version 1").plan)
 }
 
 /// `POST /fhir/{Type}`: a Patient starts a plan (a practitioner joins its care team); other
 /// types are added to the plan of the Patient they name.
 pub(crate) async fn create(
+    State(state): State<AppState>,
     Path(kind): Path<String>,
     headers: HeaderMap,
     Who(h): Who,
@@ -628,7 +663,7 @@ pub(crate) async fn create(
         ResourceKind::Patient => {
             incoming.resource.as_object_mut().map(|o| o.remove("id"));
             let bundle = json!({"resourceType": "Bundle", "type": "collection", "entry": [{"resource": incoming.resource}]});
-            let plan = create_plan(&h, &bundle).await?;
+            let plan = create_plan(&h, &state.blobs, &bundle).await?;
             let id = plan.details.person_id.to_string();
             (plan, id)
         }
@@ -665,6 +700,7 @@ pub(crate) async fn create(
 /// `POST /fhir` with a `transaction` Bundle: a whole new plan (a Patient entry with POST), or
 /// changes to one existing plan; all or nothing.
 pub(crate) async fn transaction(
+    State(state): State<AppState>,
     headers: HeaderMap,
     Who(h): Who,
     body: Result<Bytes, BytesRejection>,
@@ -749,7 +785,7 @@ pub(crate) async fn transaction(
         for (n, item) in incoming.iter().enumerate() {
             whole["entry"][n]["resource"] = item.resource.clone();
         }
-        create_plan(&h, &whole).await?
+        create_plan(&h, &state.blobs, &whole).await?
     } else {
         let people: BTreeSet<String> = incoming
             .iter()
