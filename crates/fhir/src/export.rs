@@ -10,10 +10,10 @@
 
 use careplan_model::{
     Action, ActionStatus, AgreedBy, Agreement, AgreementOutcome, Attachment, Audience,
-    CareTeamMember, Comment, Concern, ConsentPreference, ConsentScope, Goal, GoalStatus, Hyperlink,
-    ItemId, ItemKind, ItemMeta, Need, Outcome, PerformerKind, Plan, PlanStatus, Problem,
-    ProgressRecord, Purpose, RaisedBy, Role, Stamp, Strength, Target, Timestamp, VersionNumber,
-    focus_of,
+    BestInterestDecision, CapacityAssessment, CareTeamMember, Comment, Concern, ConsentPreference,
+    ConsentScope, Goal, GoalStatus, Hyperlink, ItemId, ItemKind, ItemMeta, Need, Outcome,
+    PerformerKind, Plan, PlanStatus, Problem, ProgressRecord, Purpose, RaisedBy, Role, Stamp,
+    Strength, Target, Timestamp, VersionNumber, focus_of,
 };
 use std::collections::HashMap;
 
@@ -178,14 +178,18 @@ pub fn inline_files(bundle: &mut Value, files: &HashMap<String, Vec<u8>>) -> usi
 }
 
 /// The FHIR resource type an item of this kind is exported as, when it has one of its own
-/// (care team members are CareTeam participants and comments Annotations; capacity records and
-/// suggestions are not exported).
+/// (care team members are CareTeam participants and comments Annotations; the steps to maximise
+/// capacity are CarePlan extensions; suggestions are not exported).
 pub(crate) fn item_resource_type(kind: ItemKind) -> Option<&'static str> {
     match kind {
         ItemKind::Need | ItemKind::Concern | ItemKind::Problem => Some("Condition"),
         ItemKind::Goal => Some("Goal"),
         ItemKind::Action => Some("Task"),
-        ItemKind::Strength | ItemKind::Progress | ItemKind::Outcome => Some("Observation"),
+        ItemKind::Strength
+        | ItemKind::Progress
+        | ItemKind::Outcome
+        | ItemKind::CapacityAssessment
+        | ItemKind::BestInterestDecision => Some("Observation"),
         ItemKind::Agreement | ItemKind::ConsentPreference => Some("Consent"),
         ItemKind::Attachment | ItemKind::Hyperlink => Some("DocumentReference"),
         _ => None,
@@ -230,6 +234,12 @@ pub fn resource(plan: &Plan, kind: ResourceKind, id: &str) -> Option<Value> {
         (ResourceKind::Observation, Some(ItemKind::Outcome), Some(i)) => {
             Some(x.outcome(&i, &plan.outcomes[&i]))
         }
+        (ResourceKind::Observation, Some(ItemKind::CapacityAssessment), Some(i)) => {
+            Some(x.capacity_assessment(&i, &plan.capacity_assessments[&i]))
+        }
+        (ResourceKind::Observation, Some(ItemKind::BestInterestDecision), Some(i)) => {
+            Some(x.best_interest(&i, &plan.best_interest_decisions[&i]))
+        }
         (ResourceKind::Consent, Some(ItemKind::Agreement), Some(i)) => {
             Some(x.agreement(&i, &plan.agreements[&i]))
         }
@@ -249,7 +259,8 @@ pub fn resource(plan: &Plan, kind: ResourceKind, id: &str) -> Option<Value> {
 /// Every resource of the plan (archived items included, marked with the `archived` extension
 /// and their FHIR status), Provenance excepted: Patient, CarePlan, CareTeam, Conditions,
 /// strength Observations, Goals, the goal order List, Tasks, progress and outcome Observations,
-/// DocumentReferences (attachments, then hyperlinks), Consents.
+/// capacity assessment and best-interest decision Observations, DocumentReferences
+/// (attachments, then hyperlinks), Consents.
 pub fn resources(plan: &Plan) -> Vec<Value> {
     let x = Exporter::new(plan);
     let mut out = vec![x.patient(), x.care_plan(None)];
@@ -264,6 +275,16 @@ pub fn resources(plan: &Plan) -> Vec<Value> {
     out.extend(x.review());
     out.extend(plan.progress.iter().map(|(id, p)| x.progress(id, p)));
     out.extend(plan.outcomes.iter().map(|(id, o)| x.outcome(id, o)));
+    out.extend(
+        plan.capacity_assessments
+            .iter()
+            .map(|(id, a)| x.capacity_assessment(id, a)),
+    );
+    out.extend(
+        plan.best_interest_decisions
+            .iter()
+            .map(|(id, d)| x.best_interest(id, d)),
+    );
     out.extend(plan.attachments.iter().map(|(id, a)| x.attachment(id, a)));
     out.extend(plan.hyperlinks.iter().map(|(id, h)| x.hyperlink(id, h)));
     out.extend(plan.agreements.iter().map(|(id, a)| x.agreement(id, a)));
@@ -406,6 +427,8 @@ pub(crate) fn has_note(kind: ItemKind) -> bool {
             | ItemKind::Strength
             | ItemKind::Progress
             | ItemKind::Outcome
+            | ItemKind::CapacityAssessment
+            | ItemKind::BestInterestDecision
     )
 }
 
@@ -596,6 +619,19 @@ impl<'p> Exporter<'p> {
             ));
             if let Some(at) = &f.details_held_at {
                 exts.push(extension(ext::FUNDING_DETAILS_HELD_AT, json!(at)));
+            }
+        }
+        if focus.is_none()
+            && let Some(c) = plan
+                .capacity_support
+                .as_ref()
+                .filter(|c| c.meta.is_active())
+        {
+            if let Some(steps) = &c.steps_to_maximise_capacity {
+                exts.push(extension(ext::CAPACITY_STEPS, json!(steps)));
+            }
+            if let Some(rights) = &c.rights_promotion {
+                exts.push(extension(ext::RIGHTS_PROMOTION, json!(rights)));
             }
         }
         put_list(&mut o, "extension", exts);
@@ -1014,6 +1050,57 @@ impl<'p> Exporter<'p> {
         let mut notes = vec![json!({"text": out.description})];
         notes.extend(self.notes(id));
         o.insert("note".into(), Value::Array(notes));
+        Value::Object(o)
+    }
+
+    /// CSP-12: a decision-specific mental capacity assessment (MCA 2005 s2-3): the decision in
+    /// the `mca-decision` extension, the outcome as the value, who assessed it as `performer`
+    /// (display), when as `effectiveDateTime`, the reasoning as the first note.
+    fn capacity_assessment(&self, id: &ItemId, a: &CapacityAssessment) -> Value {
+        let mut o = self.start("Observation", id.as_str());
+        let mut exts = vec![extension(ext::MCA_DECISION, json!(a.decision))];
+        exts.extend(archived(&a.meta));
+        o.insert("extension".into(), Value::Array(exts));
+        o.insert("status".into(), json!("final"));
+        o.insert("code".into(), observation_code("capacity-assessment"));
+        o.insert("subject".into(), self.patient_ref());
+        o.insert("effectiveDateTime".into(), json!(a.assessed_on.to_string()));
+        o.insert("performer".into(), json!([{"display": a.assessed_by}]));
+        o.insert(
+            "valueCodeableConcept".into(),
+            json!({"coding": [t::coding(cs::CAPACITY_OUTCOME, &a.outcome)]}),
+        );
+        let mut notes: Vec<Value> = a.reasoning.iter().map(|r| json!({"text": r})).collect();
+        notes.extend(self.notes(id));
+        put_list(&mut o, "note", notes);
+        Value::Object(o)
+    }
+
+    /// CSP-12: a best-interest decision (MCA 2005 s4): the decision in the `mca-decision`
+    /// extension, each person consulted in a `best-interest-consulted` extension, the decision
+    /// maker as `performer` (display), when as `effectiveDateTime`, the rationale as the value,
+    /// and the capacity assessment it rests on in `derivedFrom`.
+    fn best_interest(&self, id: &ItemId, d: &BestInterestDecision) -> Value {
+        let mut o = self.start("Observation", id.as_str());
+        let mut exts = vec![extension(ext::MCA_DECISION, json!(d.decision))];
+        exts.extend(
+            d.consulted
+                .iter()
+                .map(|who| extension(ext::BEST_INTEREST_CONSULTED, json!(who))),
+        );
+        exts.extend(archived(&d.meta));
+        o.insert("extension".into(), Value::Array(exts));
+        o.insert("status".into(), json!("final"));
+        o.insert("code".into(), observation_code("best-interest-decision"));
+        o.insert("subject".into(), self.patient_ref());
+        o.insert("effectiveDateTime".into(), json!(d.decided_on.to_string()));
+        o.insert("performer".into(), json!([{"display": d.decision_maker}]));
+        o.insert("valueString".into(), json!(d.rationale));
+        o.insert(
+            "derivedFrom".into(),
+            json!([reference(format!("Observation/{}", d.assessment))]),
+        );
+        put_list(&mut o, "note", self.notes(id));
         Value::Object(o)
     }
 

@@ -22,7 +22,7 @@ use careplan_model::{
     Sha256Hex, SnomedConcept, Stamp, Target, Text, Timestamp, VersionNumber, WebAddress, apply,
     parse_date, start,
 };
-use careplan_model::{ConsentScope, IssueCode};
+use careplan_model::{CapacityOutcome, ConsentScope, IssueCode};
 use serde_json::Value;
 use sha2::{Digest as _, Sha256};
 
@@ -168,6 +168,9 @@ struct Phases {
     goals: Vec<(usize, Sourced, bool)>,
     actions: Vec<Sourced>,
     records: Vec<Sourced>,
+    /// Mental capacity assessments, then the best-interest decisions that rest on them.
+    capacity: Vec<Sourced>,
+    best_interest: Vec<Sourced>,
     /// Attachments and hyperlinks (DocumentReference).
     documents: Vec<Sourced>,
     comments: Vec<Sourced>,
@@ -635,6 +638,7 @@ impl Importer {
                     if out
                         .insert(name, (v.clone(), format!("{xat}.{property}")))
                         .is_some()
+                        && !t::repeats(name)
                     {
                         self.err(
                             IssueType::NotSupported,
@@ -1132,7 +1136,27 @@ impl Importer {
             }
         }
         self.subject(e, "subject");
-        let exts = self.extensions(r, &at, &[ext::FUNDING_SOURCE, ext::FUNDING_DETAILS_HELD_AT]);
+        let exts = self.extensions(
+            r,
+            &at,
+            &[
+                ext::FUNDING_SOURCE,
+                ext::FUNDING_DETAILS_HELD_AT,
+                ext::CAPACITY_STEPS,
+                ext::RIGHTS_PROMOTION,
+            ],
+        );
+        let steps = self.ext_text(&exts, ext::CAPACITY_STEPS);
+        let rights = self.ext_text(&exts, ext::RIGHTS_PROMOTION);
+        if steps.is_some() || rights.is_some() {
+            self.phases.funding.push(Sourced {
+                command: Command::SetCapacitySupport {
+                    steps_to_maximise_capacity: steps,
+                    rights_promotion: rights,
+                },
+                at: format!("{at}.extension"),
+            });
+        }
         let source: Option<FundingSourceKind> =
             self.ext_coding(&exts, ext::FUNDING_SOURCE, cs::FUNDING_SOURCE);
         let held_at = self.ext_text(&exts, ext::FUNDING_DETAILS_HELD_AT);
@@ -2275,12 +2299,120 @@ impl Importer {
                     self.phases.records.push(Sourced { command: Command::RecordOutcome { id: Some(id), goal, description, status, date }, at });
                 }
             }
+            "capacity-assessment" => {
+                self.resource_fields(e, &["extension", "status", "code", "subject", "effectiveDateTime", "performer", "valueCodeableConcept", "note"]);
+                let exts = self.extensions(r, &at, &[ext::MCA_DECISION, ext::ARCHIVED, ext::ARCHIVE_REASON]);
+                let decision = self.mca_decision(&exts, &at);
+                let assessed_on = self.required_date(r.get("effectiveDateTime"), &format!("{at}.effectiveDateTime"));
+                let assessed_by = self.one_performer(r, &at, "A capacity assessment names who assessed (one performer with a display)");
+                let outcome = match r.get("valueCodeableConcept") {
+                    Some(v) => {
+                        let vat = format!("{at}.valueCodeableConcept");
+                        self.fields(v, &vat, "The outcome", &["coding", "text"]);
+                        let codings = self.array(v.get("coding"), &format!("{vat}.coding"));
+                        match codings.as_slice() {
+                            [c] => self.our_coding::<CapacityOutcome>(c, &format!("{vat}.coding[0]"), cs::CAPACITY_OUTCOME),
+                            _ => {
+                                self.err(IssueType::NotSupported, vat, format!("A capacity assessment's outcome is one coding from {}", t::code_system_url(cs::CAPACITY_OUTCOME)));
+                                None
+                            }
+                        }
+                    }
+                    None => {
+                        self.err(IssueType::Required, format!("{at}.valueCodeableConcept"), "A capacity assessment needs its outcome as valueCodeableConcept");
+                        None
+                    }
+                };
+                // The first note without an id is the reasoning; the rest are comments.
+                let (reasoning, skip) = self.own_note(r, &at);
+                self.archive_if(&exts, false, &id, 2, &at);
+                self.notes(r, &at, Target::Item { item: id.clone() }, skip);
+                if let (Some(decision), Some(assessed_on), Some(assessed_by), Some(outcome)) = (decision, assessed_on, assessed_by, outcome) {
+                    self.phases.capacity.push(Sourced { command: Command::RecordCapacityAssessment { id: Some(id), decision, outcome, assessed_by, assessed_on, reasoning }, at });
+                }
+            }
+            "best-interest-decision" => {
+                self.resource_fields(e, &["extension", "status", "code", "subject", "effectiveDateTime", "performer", "valueString", "derivedFrom", "note"]);
+                let exts = self.extensions(r, &at, &[ext::MCA_DECISION, ext::BEST_INTEREST_CONSULTED, ext::ARCHIVED, ext::ARCHIVE_REASON]);
+                let decision = self.mca_decision(&exts, &at);
+                let consulted = self.repeated_texts(r, &at, ext::BEST_INTEREST_CONSULTED);
+                let decided_on = self.required_date(r.get("effectiveDateTime"), &format!("{at}.effectiveDateTime"));
+                let decision_maker = self.one_performer(r, &at, "A best-interest decision names its decision maker (one performer with a display)");
+                let rationale = self.required_text(r.get("valueString"), &format!("{at}.valueString"), "A best-interest decision's rationale (valueString)");
+                let derived = self.array(r.get("derivedFrom"), &format!("{at}.derivedFrom"));
+                let assessment = match derived.as_slice() {
+                    [d] => self.item_ref(Some(d), &format!("{at}.derivedFrom[0]"), &["Observation"]),
+                    _ => {
+                        self.err(IssueType::Required, format!("{at}.derivedFrom"), "A best-interest decision rests on exactly one capacity assessment (derivedFrom)");
+                        None
+                    }
+                };
+                self.archive_if(&exts, false, &id, 2, &at);
+                self.notes(r, &at, Target::Item { item: id.clone() }, 0);
+                if let (Some(decision), Some(decided_on), Some(decision_maker), Some(rationale), Some(assessment)) = (decision, decided_on, decision_maker, rationale, assessment) {
+                    self.phases.best_interest.push(Sourced { command: Command::RecordBestInterestDecision { id: Some(id), decision, assessment, decision_maker, consulted, rationale, decided_on }, at });
+                }
+            }
             other => self.err(
                 IssueType::NotSupported,
                 format!("{at}.code"),
-                format!("An Observation “{other}” cannot be held by the care plan, which records strengths, progress and outcomes"),
+                format!("An Observation “{other}” cannot be held by the care plan, which records strengths, progress, outcomes, mental capacity assessments and best-interest decisions"),
             ),
         }
+    }
+
+    /// The one decision a capacity record is about (the `mca-decision` extension).
+    fn mca_decision(&mut self, exts: &Exts, at: &str) -> Option<Text> {
+        if !exts.contains_key(ext::MCA_DECISION) {
+            self.err(
+                IssueType::Required,
+                format!("{at}.extension"),
+                format!(
+                    "A capacity assessment or best-interest decision names its one decision in the {} extension",
+                    t::extension_url(ext::MCA_DECISION)
+                ),
+            );
+        }
+        self.ext_text(exts, ext::MCA_DECISION)
+    }
+
+    /// Who assessed or decided: exactly one `performer`, given by its `display`.
+    fn one_performer(&mut self, r: &Value, at: &str, what: &str) -> Option<Text> {
+        let performers = self.array(r.get("performer"), &format!("{at}.performer"));
+        match performers.as_slice() {
+            [p] => {
+                let pat = format!("{at}.performer[0]");
+                self.fields(p, &pat, "The performer", &["display"]);
+                self.required_text(p.get("display"), &format!("{pat}.display"), what)
+            }
+            _ => {
+                self.err(IssueType::Required, format!("{at}.performer"), what);
+                None
+            }
+        }
+    }
+
+    /// Every value of an extension that may repeat (its `valueString`s), each checked where it
+    /// stands.
+    fn repeated_texts(&mut self, r: &Value, at: &str, name: &str) -> Vec<Text> {
+        let url = t::extension_url(name);
+        let list: Vec<(usize, Value)> = r
+            .get("extension")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+            .enumerate()
+            .filter(|(_, x)| x.get("url").and_then(Value::as_str) == Some(url.as_str()))
+            .map(|(i, x)| (i, x.clone()))
+            .collect();
+        list.into_iter()
+            .filter_map(|(i, x)| {
+                self.text(
+                    x.get("valueString"),
+                    &format!("{at}.extension[{i}].valueString"),
+                )
+            })
+            .collect()
     }
 
     fn required_date(&mut self, v: Option<&Value>, at: &str) -> Option<careplan_model::Date> {
@@ -3218,6 +3350,8 @@ impl Importer {
         content.extend(goals.into_iter().map(|(_, s, _)| s));
         content.extend(p.actions);
         content.extend(p.records);
+        content.extend(p.capacity);
+        content.extend(p.best_interest);
         content.extend(documents);
         content.extend(comments);
         content.extend(on_comments);

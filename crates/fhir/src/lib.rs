@@ -19,6 +19,9 @@
 //! | review date | `Task` (id = `<plan>-review`) with code `plan-review`, `focus` → CarePlan, `restriction.period.end` |
 //! | progress record | `Observation` code `goal-progress`, `focus` → Goal, `effectiveDateTime`, `valueInteger`, scale in `method`, its note as the first `note` |
 //! | outcome | `Observation` code `goal-outcome`, `focus` → Goal, status in `valueCodeableConcept`, description as the first `note` |
+//! | mental capacity assessment | `Observation` code `capacity-assessment` (MCA 2005 s2–3): the one decision assessed in the `mca-decision` extension, `performer` (display) who assessed, `effectiveDateTime` when, `valueCodeableConcept` the outcome (our `capacity-outcome` CodeSystem: has or lacks capacity for this decision), the reasoning as the first `note` |
+//! | best-interest decision | `Observation` code `best-interest-decision` (MCA 2005 s4): the decision in `mca-decision`, each person consulted in a `best-interest-consulted` extension (repeats), `performer` (display) the decision maker, `effectiveDateTime` when, `valueString` the rationale, `derivedFrom` → the capacity assessment it rests on |
+//! | steps to maximise capacity, how rights are promoted | `capacity-steps` and `rights-promotion` extensions on the CarePlan |
 //! | attachment | `DocumentReference` (id = item id): `status` current (archived: the `archived` extension), `category` the purpose (our `attachment-purpose` CodeSystem), `subject`, `date` and `author` (display) when and by whom it was added, `description` the text alternative, `content[0].attachment` with `contentType`, `size`, `title`, `url` `/api/v1/people/{person}/plan/attachments/{id}/content` (relative to the server, where the JSON API serves the file), with the file itself as base64 `data` when exported with the files inline and the SHA-256 as the `attachment-sha256` extension (R4's `hash` is SHA-1, so it is left out); what it is attached to in `context.related` (the CarePlan, or the item's resource), or the `document-section` / `document-on-item` extension for a section or an item with no resource of its own (a care team member, a comment) |
 //! | hyperlink | `DocumentReference` as for an attachment, with `content[0].attachment` holding only the link's `url` and `title` (no `attachment-sha256`: that is how an import tells the two apart) |
 //! | comment | `Annotation` (element id = comment id) in the `note` of the item's resource, or of the CarePlan for the plan, a section (`comment-section` extension) or an item with no note of its own (`comment-on-item`) |
@@ -34,9 +37,10 @@
 //!
 //! # Not exported
 //!
-//! The bytes of attachments (only their metadata and the address the JSON API will serve them
-//! at), capacity support, capacity assessments and best-interest decisions, the review flag on goals (CSP-11, a state the model derives), and
-//! care-team members' sign-in accounts (an internal link) are not part of the FHIR view yet.
+//! The bytes of attachments, unless asked for ([`export::inline_files`]), suggested changes to
+//! actions (PRODUCT.md maps them to a `Task` with intent `proposal`; not done yet), the review
+//! flag on goals (CSP-11, a state the model derives), and care-team members' sign-in accounts
+//! (an internal link) are not part of the FHIR view.
 //! A comment on an item that is not exported refers to an id the Bundle does not have, and
 //! importing it is refused with that id named.
 //!
@@ -68,9 +72,10 @@
 //! Item ids survive (the resource id, or `<kind>-<uuid>` for a `urn:uuid:` entry without one),
 //! as do the plan and person ids when valid. The commands are ordered so the model accepts
 //! them: plan details, care team, strengths/needs/concerns/problems, goals (in the order of the
-//! `List`), actions, progress and outcomes, attachments and links (those on a comment after the
+//! `List`), actions, progress and outcomes, capacity assessments then the best-interest decisions
+//! that rest on them, attachments and links (those on a comment after the
 //! comments; one on an agreement or access preference, which come later, is refused by the
-//! scratch-plan check), comments, funding, access preferences, archives
+//! scratch-plan check), comments, funding and the steps to maximise capacity, access preferences, archives
 //! (actions, goals, then the rest), and agreements last — an agreement for an earlier version
 //! (`Consent.status` inactive) just before the last change to the content, so the imported plan
 //! shows it as for an earlier version too. The commands are tried on a scratch plan before they

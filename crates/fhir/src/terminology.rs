@@ -8,8 +8,8 @@
 //! hold only what no published system has (the UK's care funding sources, goal versus hope…).
 
 use careplan_model::{
-    ConcernDomain, FundingSourceKind, GoalLabel, LegalAuthority, OutcomeStatus, PerformerKind,
-    ProgressScale, Purpose, RaisedBy, Role, Section,
+    CapacityOutcome, ConcernDomain, FundingSourceKind, GoalLabel, LegalAuthority, OutcomeStatus,
+    PerformerKind, ProgressScale, Purpose, RaisedBy, Role, Section,
 };
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -129,6 +129,18 @@ pub mod ext {
     pub const ATTACHMENT_SHA256: &str = "attachment-sha256";
     pub const DOCUMENT_SECTION: &str = "document-section";
     pub const DOCUMENT_ON_ITEM: &str = "document-on-item";
+    pub const CAPACITY_STEPS: &str = "capacity-steps";
+    pub const RIGHTS_PROMOTION: &str = "rights-promotion";
+    pub const MCA_DECISION: &str = "mca-decision";
+    pub const BEST_INTEREST_CONSULTED: &str = "best-interest-consulted";
+}
+
+/// Extensions that may appear more than once on one element.
+const REPEATING: &[&str] = &[ext::BEST_INTEREST_CONSULTED];
+
+/// Whether the extension may appear more than once on one element.
+pub fn repeats(name: &str) -> bool {
+    REPEATING.contains(&name)
 }
 
 /// Names of our code systems.
@@ -147,6 +159,7 @@ pub mod cs {
     pub const ROLE: &str = "role";
     pub const TASK_KIND: &str = "task-kind";
     pub const ATTACHMENT_PURPOSE: &str = "attachment-purpose";
+    pub const CAPACITY_OUTCOME: &str = "capacity-outcome";
 }
 
 /// Every place an item that can be archived is exported.
@@ -289,6 +302,34 @@ pub const EXTENSIONS: &[ExtensionDef] = &[
         contexts: &["DocumentReference"],
         description: "The id of the plan item an attachment or hyperlink is about, for items that have no FHIR resource of their own (care team members, comments); items with a resource are named in DocumentReference.context.related instead.",
     },
+    ExtensionDef {
+        name: ext::CAPACITY_STEPS,
+        title: "Steps taken to maximise the person's capacity",
+        value: ValueType::String,
+        contexts: &["CarePlan"],
+        description: "What has been done to help the person make their own decisions about the plan (Mental Capacity Act 2005, s1(3)): information in a form they understand, the right time and place, the people they want present.",
+    },
+    ExtensionDef {
+        name: ext::RIGHTS_PROMOTION,
+        title: "How the person's rights are promoted",
+        value: ValueType::String,
+        contexts: &["CarePlan"],
+        description: "How the person's rights, choice and control are promoted in the plan, in words.",
+    },
+    ExtensionDef {
+        name: ext::MCA_DECISION,
+        title: "The specific decision (Mental Capacity Act 2005)",
+        value: ValueType::String,
+        contexts: &["Observation"],
+        description: "The one decision a mental capacity assessment or a best-interest decision is about: capacity is assessed decision by decision, never in general.",
+    },
+    ExtensionDef {
+        name: ext::BEST_INTEREST_CONSULTED,
+        title: "Someone consulted on a best-interest decision",
+        value: ValueType::String,
+        contexts: &["Observation"],
+        description: "A person consulted before a best-interest decision (Mental Capacity Act 2005, s4(7)): family, carers, an attorney, an independent mental capacity advocate. Repeats, one per person.",
+    },
 ];
 
 /// The definition of one of our extensions by name.
@@ -358,7 +399,7 @@ pub fn structure_definition(name: &str) -> Option<Value> {
                 "short": def.title,
                 "definition": def.description,
                 "min": 0,
-                "max": "1",
+                "max": if REPEATING.contains(&def.name) { "*" } else { "1" },
             },
             {"id": "Extension.extension", "path": "Extension.extension", "max": "0"},
             {"id": "Extension.url", "path": "Extension.url", "fixedUri": url},
@@ -466,6 +507,14 @@ pub fn code_system_defs() -> Vec<CodeSystemDef> {
                 ("strength", "Strength"),
                 ("goal-progress", "Progress towards a goal"),
                 ("goal-outcome", "Outcome of a goal"),
+                (
+                    "capacity-assessment",
+                    "Decision-specific mental capacity assessment (Mental Capacity Act 2005, s2-3)",
+                ),
+                (
+                    "best-interest-decision",
+                    "Best-interest decision (Mental Capacity Act 2005, s4)",
+                ),
             ]),
         },
         CodeSystemDef {
@@ -500,6 +549,15 @@ pub fn code_system_defs() -> Vec<CodeSystemDef> {
             title: "Kinds of care plan task",
             description: "Tasks about the plan itself rather than an action of it.",
             concepts: fixed(&[("plan-review", "Review of the care and support plan")]),
+        },
+        CodeSystemDef {
+            name: cs::CAPACITY_OUTCOME,
+            title: "Outcome of a mental capacity assessment",
+            description: "Whether the person has or lacks capacity for the one decision assessed (Mental Capacity Act 2005, s2-3).",
+            concepts: concepts(
+                &[CapacityOutcome::HasCapacity, CapacityOutcome::LacksCapacity],
+                |o| capitalise(o.label()),
+            ),
         },
         CodeSystemDef {
             name: cs::ATTACHMENT_PURPOSE,

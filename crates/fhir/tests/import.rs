@@ -358,6 +358,63 @@ fn csp2_an_inline_file_that_disagrees_with_its_record_is_refused() {
 }
 
 #[test]
+fn csp12_capacity_records_that_miss_what_the_act_asks_for_are_refused() {
+    let (plan, versions) = rich_plan();
+    let mut bundle = plan_bundle(&plan, &versions, BASE);
+    let entries = bundle["entry"].as_array_mut().unwrap();
+    let at = |entries: &Vec<Value>, id: &str| {
+        entries
+            .iter()
+            .position(|e| e["resource"]["id"] == id)
+            .unwrap()
+    };
+    let assessment = at(entries, "capacity-move");
+    let decision = at(entries, "best-interest-move");
+    // No decision named (capacity is assessed decision by decision), two assessors, an
+    // outcome from no code system of ours.
+    entries[assessment]["resource"]
+        .as_object_mut()
+        .unwrap()
+        .remove("extension");
+    entries[assessment]["resource"]["performer"] =
+        json!([{"display": "Tom"}, {"display": "Priya"}]);
+    entries[assessment]["resource"]["valueCodeableConcept"]["coding"][0]["code"] = json!("maybe");
+    // A best-interest decision that rests on no assessment.
+    entries[decision]["resource"]
+        .as_object_mut()
+        .unwrap()
+        .remove("derivedFrom");
+    let found = issues(&bundle);
+    let a = format!("Bundle.entry[{assessment}].resource");
+    let d = format!("Bundle.entry[{decision}].resource");
+    assert!(
+        has(&found, &format!("{a}.extension"), "mca-decision"),
+        "{found:#?}"
+    );
+    assert!(
+        has(&found, &format!("{a}.performer"), "who assessed"),
+        "{found:#?}"
+    );
+    assert!(
+        has(
+            &found,
+            &format!("{a}.valueCodeableConcept.coding[0].code"),
+            "maybe"
+        ),
+        "{found:#?}"
+    );
+    assert!(
+        has(
+            &found,
+            &format!("{d}.derivedFrom"),
+            "exactly one capacity assessment"
+        ),
+        "{found:#?}"
+    );
+    assert_eq!(found.len(), 4, "{found:#?}");
+}
+
+#[test]
 fn references_must_name_entries_of_the_bundle() {
     let bundle = transaction(vec![
         (P, patient()),

@@ -245,6 +245,126 @@ fn csp12_agreement_survives_and_stays_for_an_earlier_version() {
 }
 
 #[test]
+fn csp12_capacity_assessments_and_best_interest_decisions_survive_the_round_trip() {
+    let (plan, versions) = rich_plan();
+    let first = plan_bundle(&plan, &versions, BASE);
+    let (imported, second) = import_and_export(&first);
+
+    // In the model: every field of every record, and the steps to maximise capacity.
+    assert_eq!(plan.capacity_assessments.len(), 2);
+    for (id, a) in plan.capacity_assessments.iter() {
+        let b = &imported.capacity_assessments[id];
+        assert_eq!(
+            (
+                &a.decision,
+                a.outcome,
+                &a.assessed_by,
+                a.assessed_on,
+                &a.reasoning
+            ),
+            (
+                &b.decision,
+                b.outcome,
+                &b.assessed_by,
+                b.assessed_on,
+                &b.reasoning
+            ),
+            "capacity assessment {id}"
+        );
+    }
+    assert_eq!(plan.best_interest_decisions.len(), 1);
+    for (id, a) in plan.best_interest_decisions.iter() {
+        let b = &imported.best_interest_decisions[id];
+        assert_eq!(
+            (
+                &a.decision,
+                &a.assessment,
+                &a.decision_maker,
+                &a.consulted,
+                &a.rationale,
+                a.decided_on
+            ),
+            (
+                &b.decision,
+                &b.assessment,
+                &b.decision_maker,
+                &b.consulted,
+                &b.rationale,
+                b.decided_on
+            ),
+            "best-interest decision {id}"
+        );
+    }
+    let support = |p: &careplan_model::Plan| {
+        p.capacity_support.as_ref().map(|c| {
+            (
+                c.steps_to_maximise_capacity.clone(),
+                c.rights_promotion.clone(),
+            )
+        })
+    };
+    assert!(support(&plan).is_some());
+    assert_eq!(support(&plan), support(&imported));
+    // The comment on an assessment travels in its note, after the reasoning.
+    let comment = careplan_model::ItemId::parse("comment-capacity").unwrap();
+    assert_eq!(
+        imported.comments[&comment].target,
+        plan.comments[&comment].target
+    );
+
+    // In FHIR: the decision, who, when, the outcome, and what the decision rests on.
+    let assessment = find(&second, "Observation", "capacity-move");
+    assert_eq!(
+        assessment["code"]["coding"][0]["code"],
+        "capacity-assessment"
+    );
+    assert_eq!(
+        assessment["extension"][0]["valueString"],
+        "Whether to move into residential care"
+    );
+    assert_eq!(
+        assessment["performer"][0]["display"],
+        "Tom Okafor, social worker"
+    );
+    assert_eq!(assessment["effectiveDateTime"], "2026-10-02");
+    assert_eq!(
+        assessment["valueCodeableConcept"]["coding"][0]["code"],
+        "lacks-capacity"
+    );
+    assert_eq!(
+        assessment["note"][0]["text"],
+        "Could not retain the information long enough to weigh it"
+    );
+    assert_eq!(assessment["note"][1]["id"], "comment-capacity");
+    let decision = find(&second, "Observation", "best-interest-move");
+    assert_eq!(
+        decision["derivedFrom"][0]["reference"],
+        "Observation/capacity-move"
+    );
+    assert_eq!(decision["performer"][0]["display"], "Dr Priya Shah");
+    let consulted: Vec<&Value> = decision["extension"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|x| {
+            x["url"]
+                .as_str()
+                .unwrap()
+                .ends_with("/best-interest-consulted")
+        })
+        .map(|x| &x["valueString"])
+        .collect();
+    assert_eq!(consulted, ["Susan Marlowe (daughter)", "Jo Bell (IMCA)"]);
+    let care_plan = find(&second, "CarePlan", PLAN_ID);
+    assert!(
+        care_plan["extension"]
+            .to_string()
+            .contains("Talked through in the morning"),
+        "{care_plan}"
+    );
+}
+
+#[test]
 fn csp14_every_resource_carries_the_plan_version_and_last_update() {
     let (plan, versions) = rich_plan();
     let bundle = plan_bundle(&plan, &versions, BASE);

@@ -1097,6 +1097,52 @@ async fn csp1_a_section_the_person_hides_is_absent_through_fhir_too() {
     );
 }
 
+/// CSP-12: capacity assessments are Observations and the steps to maximise capacity CarePlan
+/// extensions; a person who hides the capacity section from practitioners hides them from FHIR.
+#[tokio::test]
+async fn csp12_capacity_records_are_read_through_fhir_and_hidden_with_their_section() {
+    let w = world().await;
+    let (status, body) = w
+        .app
+        .post(&w.nurse, &format!("/api/v1/people/{}/plan/commands", w.person), Some(w.version), json!({"commands": [
+            {"type": "set_capacity_support", "steps_to_maximise_capacity": "Large print, in the morning"},
+            {"type": "record_capacity_assessment", "id": "capacity-1", "decision": "Whether to sell the house",
+             "outcome": "has_capacity", "assessed_by": "Priya Shah", "assessed_on": "2026-11-02"}
+        ]}))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let version = body["version"].as_u64().unwrap();
+    let (status, obs, _) = get(&w.app, &w.nurse, "/Observation/capacity-1").await;
+    assert_eq!(status, StatusCode::OK, "{obs}");
+    assert_eq!(obs["code"]["coding"][0]["code"], "capacity-assessment");
+    assert_eq!(
+        obs["extension"][0]["valueString"],
+        "Whether to sell the house"
+    );
+    let (_, plan, _) = get(&w.app, &w.nurse, &format!("/CarePlan/{}", w.plan)).await;
+    assert!(
+        plan.to_string().contains("Large print, in the morning"),
+        "{plan}"
+    );
+
+    let person_id = PersonId::parse(&w.person).unwrap();
+    let me = w
+        .app
+        .account("ada", Role::Person, Some(&person_id), None)
+        .await;
+    let (status, body) = w.app
+        .post(&me, &format!("/api/v1/people/{}/plan/commands", w.person), Some(version), json!({"type": "set_consent_preference",
+            "scope": {"section": "capacity"}, "audience": {"role": "practitioner"}, "visible": false}))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let (status, _, _) = get(&w.app, &w.nurse, "/Observation/capacity-1").await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    let (_, plan, _) = get(&w.app, &w.nurse, &format!("/CarePlan/{}", w.plan)).await;
+    assert!(!plan.to_string().contains("Large print"), "{plan}");
+    let (status, obs, _) = get(&w.app, &me, "/Observation/capacity-1").await;
+    assert_eq!(status, StatusCode::OK, "the person still sees it: {obs}");
+}
+
 #[tokio::test]
 async fn csp1_fhir_reads_and_writes_are_audited() {
     let w = world().await;

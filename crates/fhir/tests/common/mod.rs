@@ -137,6 +137,11 @@ pub fn rich_commands() -> Vec<Command> {
         json!({"type": "add_hyperlink", "id": "link-old", "target": {"on": "plan"}, "title": "Old day centre timetable", "url": "https://daycentre.example/timetable", "purpose": "other"}),
         json!({"type": "add_comment", "id": "comment-attachment", "target": {"on": "item", "item": "attachment-buttons"}, "text": "A printed copy is in the kitchen drawer"}),
         json!({"type": "archive", "id": "link-old", "reason": "The day centre closed"}),
+        json!({"type": "set_capacity_support", "steps_to_maximise_capacity": "Talked through in the morning with Susan present", "rights_promotion": "Ada chooses her own routine"}),
+        json!({"type": "record_capacity_assessment", "id": "capacity-move", "decision": "Whether to move into residential care", "outcome": "lacks_capacity", "assessed_by": "Tom Okafor, social worker", "assessed_on": "2026-10-02", "reasoning": "Could not retain the information long enough to weigh it"}),
+        json!({"type": "record_capacity_assessment", "id": "capacity-meals", "decision": "What to eat each day", "outcome": "has_capacity", "assessed_by": "Tom Okafor, social worker", "assessed_on": "2026-10-02"}),
+        json!({"type": "record_best_interest_decision", "id": "best-interest-move", "decision": "Whether to move into residential care", "assessment": "capacity-move", "decision_maker": "Dr Priya Shah", "consulted": ["Susan Marlowe (daughter)", "Jo Bell (IMCA)"], "rationale": "Ada wishes to stay near her garden; a move is not in her best interests while home care meets her needs", "decided_on": "2026-10-09"}),
+        json!({"type": "add_comment", "id": "comment-capacity", "target": {"on": "item", "item": "capacity-move"}, "text": "To be reassessed after the infection clears"}),
         json!({"type": "record_agreement", "id": "agreement-susan", "outcome": {"result": "agreed", "by": {"who": "representative", "name": "Susan Marlowe", "relationship": "daughter", "legal_authority": "lasting_power_of_attorney_health_and_welfare", "authority_reference": "OPG 7000-1234-5678"}}}),
     ]
     .into_iter()
