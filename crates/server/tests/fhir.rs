@@ -91,6 +91,17 @@ fn ids(resources: &[&Value]) -> Vec<String> {
     out
 }
 
+/// The plan version an `ETag: W/"n"` names.
+fn etag_version(headers: &HeaderMap) -> u64 {
+    headers["etag"]
+        .to_str()
+        .unwrap()
+        .trim_start_matches("W/\"")
+        .trim_end_matches('"')
+        .parse()
+        .unwrap()
+}
+
 struct World {
     app: App,
     nurse: String,
@@ -1124,6 +1135,72 @@ async fn csp12_capacity_records_are_read_through_fhir_and_hidden_with_their_sect
         plan.to_string().contains("Large print, in the morning"),
         "{plan}"
     );
+
+    // Written through FHIR: a new assessment is created; what it says cannot be changed, but
+    // it can be archived; the CarePlan's steps to maximise capacity can be changed.
+    let put = |path: String, version: u64, body: Value| {
+        let app = &w.app;
+        let nurse = w.nurse.clone();
+        async move {
+            fhir(
+                app,
+                Some(&nurse),
+                reqwest::Method::PUT,
+                &path,
+                &[("if-match", &format!("W/\"{version}\""))],
+                Some(&body.to_string()),
+            )
+            .await
+        }
+    };
+    let mut second = obs.clone();
+    second["id"] = json!("capacity-2");
+    second["extension"][0]["valueString"] = json!("Whether to have the operation");
+    second.as_object_mut().unwrap().remove("meta");
+    let (status, created, headers) = fhir(
+        &w.app,
+        Some(&w.nurse),
+        reqwest::Method::POST,
+        "/Observation",
+        &[("if-match", &format!("W/\"{version}\""))],
+        Some(&second.to_string()),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CREATED, "{created}");
+    let id = created["id"].as_str().unwrap().to_owned();
+    let version = etag_version(&headers);
+    let mut changed = created.clone();
+    changed["extension"][0]["valueString"] = json!("Whether to move house");
+    let (status, oo, _) = put(format!("/Observation/{id}"), version, changed).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{oo}");
+    assert!(
+        issue_text(&oo).contains("cannot be changed once made"),
+        "{oo}"
+    );
+    let mut archived = created.clone();
+    archived["extension"].as_array_mut().unwrap().push(json!({
+        "url": "https://careplan.example/fhir/StructureDefinition/archived",
+        "valueDateTime": "2026-11-26T10:00:00Z"}));
+    let (status, body, headers) = put(format!("/Observation/{id}"), version, archived).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert!(
+        body.to_string().contains("/StructureDefinition/archived"),
+        "{body}"
+    );
+    let version = etag_version(&headers);
+    let (_, mut care_plan, _) = get(&w.app, &w.nurse, &format!("/CarePlan/{}", w.plan)).await;
+    for x in care_plan["extension"].as_array_mut().unwrap() {
+        if x["url"].as_str().unwrap().ends_with("/capacity-steps") {
+            x["valueString"] = json!("Large print, in the afternoon");
+        }
+    }
+    let (status, body, headers) = put(format!("/CarePlan/{}", w.plan), version, care_plan).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert!(
+        body.to_string().contains("Large print, in the afternoon"),
+        "{body}"
+    );
+    let version = etag_version(&headers);
 
     let person_id = PersonId::parse(&w.person).unwrap();
     let me = w

@@ -127,12 +127,25 @@ fn is_archived(r: &Value) -> bool {
     })
 }
 
-/// The resource without what the server derives, to tell whether an update changes anything.
+/// The resource without what the server derives, and without its archive state (which the
+/// archive and restore commands change, not an edit), to tell whether an update changes the
+/// item itself.
 fn content(r: &Value) -> Value {
     let mut r = r.clone();
     if let Some(o) = r.as_object_mut() {
         o.remove("meta");
         o.remove("text");
+        if let Some(list) = o.get_mut("extension").and_then(Value::as_array_mut) {
+            list.retain(|e| {
+                !e["url"].as_str().is_some_and(|u| {
+                    u.ends_with("/StructureDefinition/archived")
+                        || u.ends_with("/StructureDefinition/archive-reason")
+                })
+            });
+            if list.is_empty() {
+                o.remove("extension");
+            }
+        }
     }
     r
 }
@@ -155,6 +168,8 @@ fn created_item(c: &Command) -> Option<&ItemId> {
         | Command::AddAction { id, .. }
         | Command::RecordOutcome { id, .. }
         | Command::RecordProgress { id, .. }
+        | Command::RecordCapacityAssessment { id, .. }
+        | Command::RecordBestInterestDecision { id, .. }
         | Command::RecordAgreement { id, .. }
         | Command::AddCareTeamMember { id, .. } => id.as_ref(),
         _ => None,
@@ -320,6 +335,13 @@ fn commands_for(plan: &Plan, incoming: &[Incoming], base: &str) -> FhirResult<Ve
                             details_held_at,
                         } => plan.funding.as_ref().is_none_or(|f| {
                             f.source != *source || f.details_held_at != *details_held_at
+                        }),
+                        Command::SetCapacitySupport {
+                            steps_to_maximise_capacity,
+                            rights_promotion,
+                        } => plan.capacity_support.as_ref().is_none_or(|c| {
+                            c.steps_to_maximise_capacity != *steps_to_maximise_capacity
+                                || c.rights_promotion != *rights_promotion
                         }),
                         _ => false,
                     };
