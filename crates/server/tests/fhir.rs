@@ -1188,6 +1188,14 @@ async fn csp12_capacity_records_are_read_through_fhir_and_hidden_with_their_sect
         "{body}"
     );
     let version = etag_version(&headers);
+    // Sent back without the archived extension: restored.
+    let (status, body, headers) = put(format!("/Observation/{id}"), version, created.clone()).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert!(
+        !body.to_string().contains("/StructureDefinition/archived"),
+        "{body}"
+    );
+    let version = etag_version(&headers);
     let (_, mut care_plan, _) = get(&w.app, &w.nurse, &format!("/CarePlan/{}", w.plan)).await;
     for x in care_plan["extension"].as_array_mut().unwrap() {
         if x["url"].as_str().unwrap().ends_with("/capacity-steps") {
