@@ -8,15 +8,16 @@
 //! Provenance, which records one version and never changes (`versionId` 1, `lastUpdated` the
 //! version's time).
 
+use std::collections::HashMap;
+
+use careplan_model::Change;
 use careplan_model::{
     Action, ActionStatus, AgreedBy, Agreement, AgreementOutcome, Attachment, Audience,
     BestInterestDecision, CapacityAssessment, CareTeamMember, Comment, Concern, ConsentPreference,
     ConsentScope, Goal, GoalStatus, Hyperlink, ItemId, ItemKind, ItemMeta, Need, Outcome,
     PerformerKind, Plan, PlanStatus, Problem, ProgressRecord, Purpose, RaisedBy, Role, Stamp,
-    Strength, Target, Timestamp, VersionNumber, focus_of,
+    Strength, Suggestion, SuggestionStatus, Target, Timestamp, VersionNumber, focus_of,
 };
-use std::collections::HashMap;
-
 use serde_json::{Map, Value, json};
 
 use crate::terminology::{
@@ -179,12 +180,12 @@ pub fn inline_files(bundle: &mut Value, files: &HashMap<String, Vec<u8>>) -> usi
 
 /// The FHIR resource type an item of this kind is exported as, when it has one of its own
 /// (care team members are CareTeam participants and comments Annotations; the steps to maximise
-/// capacity are CarePlan extensions; suggestions are not exported).
+/// capacity are CarePlan extensions).
 pub(crate) fn item_resource_type(kind: ItemKind) -> Option<&'static str> {
     match kind {
         ItemKind::Need | ItemKind::Concern | ItemKind::Problem => Some("Condition"),
         ItemKind::Goal => Some("Goal"),
-        ItemKind::Action => Some("Task"),
+        ItemKind::Action | ItemKind::Suggestion => Some("Task"),
         ItemKind::Strength
         | ItemKind::Progress
         | ItemKind::Outcome
@@ -224,6 +225,9 @@ pub fn resource(plan: &Plan, kind: ResourceKind, id: &str) -> Option<Value> {
         (ResourceKind::Task, Some(ItemKind::Action), Some(i)) => {
             Some(x.task(&i, &plan.actions[&i]))
         }
+        (ResourceKind::Task, Some(ItemKind::Suggestion), Some(i)) => {
+            Some(x.suggestion(&i, &plan.suggestions[&i]))
+        }
         (ResourceKind::Task, ..) => (id == derived_id(plan, REVIEW_SUFFIX)).then(|| x.review())?,
         (ResourceKind::Observation, Some(ItemKind::Strength), Some(i)) => {
             Some(x.strength(&i, &plan.strengths[&i]))
@@ -258,8 +262,8 @@ pub fn resource(plan: &Plan, kind: ResourceKind, id: &str) -> Option<Value> {
 
 /// Every resource of the plan (archived items included, marked with the `archived` extension
 /// and their FHIR status), Provenance excepted: Patient, CarePlan, CareTeam, Conditions,
-/// strength Observations, Goals, the goal order List, Tasks, progress and outcome Observations,
-/// capacity assessment and best-interest decision Observations, DocumentReferences
+/// strength Observations, Goals, the goal order List, Tasks (actions, then suggested changes to
+/// them, then the review), progress and outcome Observations, capacity assessment and best-interest decision Observations, DocumentReferences
 /// (attachments, then hyperlinks), Consents.
 pub fn resources(plan: &Plan) -> Vec<Value> {
     let x = Exporter::new(plan);
@@ -272,6 +276,7 @@ pub fn resources(plan: &Plan) -> Vec<Value> {
     out.extend(plan.goals.iter().map(|(id, g)| x.goal(id, g)));
     out.extend(x.goal_order());
     out.extend(plan.actions.iter().map(|(id, a)| x.task(id, a)));
+    out.extend(plan.suggestions.iter().map(|(id, s)| x.suggestion(id, s)));
     out.extend(x.review());
     out.extend(plan.progress.iter().map(|(id, p)| x.progress(id, p)));
     out.extend(plan.outcomes.iter().map(|(id, o)| x.outcome(id, o)));
@@ -429,7 +434,20 @@ pub(crate) fn has_note(kind: ItemKind) -> bool {
             | ItemKind::Outcome
             | ItemKind::CapacityAssessment
             | ItemKind::BestInterestDecision
+            | ItemKind::Suggestion
     )
+}
+
+/// The FHIR `Task.status` of an action with this status (and of the status a suggestion
+/// proposes).
+pub(crate) fn task_status(status: ActionStatus) -> &'static str {
+    match status {
+        ActionStatus::NotStarted => "ready",
+        ActionStatus::InProgress => "in-progress",
+        ActionStatus::OnHold => "on-hold",
+        ActionStatus::Completed => "completed",
+        ActionStatus::Cancelled => "cancelled",
+    }
 }
 
 fn reference(target: String) -> Value {
@@ -959,14 +977,7 @@ impl<'p> Exporter<'p> {
         exts.extend(archived(&a.meta));
         o.insert("extension".into(), Value::Array(exts));
         o.insert("basedOn".into(), json!([self.care_plan_ref()]));
-        let status = match a.status {
-            ActionStatus::NotStarted => "ready",
-            ActionStatus::InProgress => "in-progress",
-            ActionStatus::OnHold => "on-hold",
-            ActionStatus::Completed => "completed",
-            ActionStatus::Cancelled => "cancelled",
-        };
-        o.insert("status".into(), json!(status));
+        o.insert("status".into(), json!(task_status(a.status)));
         o.insert("intent".into(), json!("plan"));
         o.insert("description".into(), json!(a.description));
         o.insert("for".into(), self.patient_ref());
@@ -988,6 +999,89 @@ impl<'p> Exporter<'p> {
         };
         put(&mut o, "owner", owner);
         put_list(&mut o, "note", self.notes(id));
+        Value::Object(o)
+    }
+
+    /// CSP-8: a suggested change to an action, as PRODUCT.md maps it: a `Task` with intent
+    /// `proposal` and `focus` → the action's Task. Each proposed change is one `input`, typed
+    /// from our `action-change` CodeSystem; the suggester's note is the first `note`. Open is
+    /// `requested`, accepted (the edit was made) `completed`, declined `rejected` with the reason
+    /// as `statusReason`.
+    fn suggestion(&self, id: &ItemId, s: &Suggestion) -> Value {
+        let mut o = self.start("Task", id.as_str());
+        put_list(&mut o, "extension", archived(&s.meta));
+        o.insert("basedOn".into(), json!([self.care_plan_ref()]));
+        let status = match &s.status {
+            SuggestionStatus::Open => "requested",
+            SuggestionStatus::Accepted { .. } => "completed",
+            SuggestionStatus::Declined { reason } => {
+                if let Some(r) = reason {
+                    o.insert("statusReason".into(), json!({"text": r}));
+                }
+                "rejected"
+            }
+        };
+        o.insert("status".into(), json!(status));
+        o.insert("intent".into(), json!("proposal"));
+        o.insert(
+            "code".into(),
+            json!({"coding": [t::coding_fixed(cs::TASK_KIND, "action-change")]}),
+        );
+        o.insert("focus".into(), reference(format!("Task/{}", s.action)));
+        o.insert("for".into(), self.patient_ref());
+        let input = |code: &str, property: &str, value: Value| {
+            let mut i = Map::new();
+            i.insert(
+                "type".into(),
+                json!({"coding": [t::coding_fixed(cs::ACTION_CHANGE, code)]}),
+            );
+            i.insert(property.into(), value);
+            Value::Object(i)
+        };
+        let c = &s.changes;
+        let mut inputs = Vec::new();
+        if let Some(goal) = &c.goal {
+            inputs.push(input(
+                "goal",
+                "valueReference",
+                reference(format!("Goal/{goal}")),
+            ));
+        }
+        if let Some(d) = &c.description {
+            inputs.push(input("description", "valueString", json!(d)));
+        }
+        if let Some(p) = &c.performer {
+            inputs.push(input(
+                "performer-kind",
+                "valueCoding",
+                t::coding(cs::PERFORMER_KIND, &p.kind),
+            ));
+            if let Some(name) = &p.name {
+                inputs.push(input("performer-name", "valueString", json!(name)));
+            }
+            if let Some(org) = &p.organisation {
+                inputs.push(input("performer-organisation", "valueString", json!(org)));
+            }
+        }
+        match &c.timing {
+            Change::Set(t) => inputs.push(input("timing", "valueString", json!(t))),
+            Change::Clear => inputs.push(input("timing-removed", "valueBoolean", json!(true))),
+            Change::Keep => {}
+        }
+        if let Some(status) = c.status {
+            inputs.push(input("status", "valueCode", json!(task_status(status))));
+        }
+        match &c.confidence {
+            Change::Set(n) => inputs.push(input("confidence", "valueInteger", json!(n.get()))),
+            Change::Clear => {
+                inputs.push(input("confidence-removed", "valueBoolean", json!(true)));
+            }
+            Change::Keep => {}
+        }
+        put_list(&mut o, "input", inputs);
+        let mut notes: Vec<Value> = s.note.iter().map(|n| json!({"text": n})).collect();
+        notes.extend(self.notes(id));
+        put_list(&mut o, "note", notes);
         Value::Object(o)
     }
 

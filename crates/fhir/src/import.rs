@@ -14,6 +14,7 @@
 use std::collections::{BTreeMap, HashMap};
 
 use base64::Engine as _;
+use careplan_model::{ActionChanges, CapacityOutcome, Change, ConsentScope, IssueCode};
 use careplan_model::{
     ActionStatus, Actor, AgreedBy, AgreementOutcome, Audience, Command, ConcernDomain, Confidence,
     ExternalReference, FundingSourceKind, GoalLabel, GoalStatus, Identifier, ItemId,
@@ -22,7 +23,6 @@ use careplan_model::{
     Sha256Hex, SnomedConcept, Stamp, Target, Text, Timestamp, VersionNumber, WebAddress, apply,
     parse_date, start,
 };
-use careplan_model::{CapacityOutcome, ConsentScope, IssueCode};
 use serde_json::Value;
 use sha2::{Digest as _, Sha256};
 
@@ -167,6 +167,8 @@ struct Phases {
     content: Vec<Sourced>,
     goals: Vec<(usize, Sourced, bool)>,
     actions: Vec<Sourced>,
+    /// Suggested changes to actions, each with its acceptance or refusal when it has one.
+    suggestions: Vec<(Sourced, Option<Sourced>)>,
     records: Vec<Sourced>,
     /// Mental capacity assessments, then the best-interest decisions that rest on them.
     capacity: Vec<Sourced>,
@@ -1964,6 +1966,9 @@ impl Importer {
     }
 
     fn task(&mut self, pos: usize, e: &Entry) {
+        if e.resource.get("intent").and_then(Value::as_str) == Some("proposal") {
+            return self.suggestion_task(pos, e);
+        }
         let review = t::code_system_url(cs::TASK_KIND);
         let is_review = e
             .resource
@@ -2024,11 +2029,7 @@ impl Importer {
             .and_then(|n| Confidence::new(n).ok());
         let timing = self.ext_text(&exts, ext::ACTION_TIMING);
         let status = match self.status(e, "status") {
-            Some("ready" | "requested" | "received" | "accepted") => Some(ActionStatus::NotStarted),
-            Some("in-progress") => Some(ActionStatus::InProgress),
-            Some("on-hold") => Some(ActionStatus::OnHold),
-            Some("completed") => Some(ActionStatus::Completed),
-            Some("cancelled") => Some(ActionStatus::Cancelled),
+            Some(s) if action_status(s).is_some() => action_status(s),
             Some(other) => {
                 self.unsupported_status(e, "status", other, "ready, requested, received, accepted, in-progress, on-hold, completed or cancelled");
                 None
@@ -2040,7 +2041,7 @@ impl Importer {
             other => self.err(
                 IssueType::NotSupported,
                 format!("{at}.intent"),
-                format!("An action of the plan has intent “plan”, not “{}” (suggested changes to actions are not imported)", other.unwrap_or("")),
+                format!("An action of the plan has intent “plan”, not “{}” (a suggested change to an action has intent “proposal”)", other.unwrap_or("")),
             ),
         }
         let description = self.required_text(
@@ -2133,6 +2134,242 @@ impl Importer {
                 at,
             });
         }
+    }
+
+    /// CSP-8: a suggested change to an action (`Task` with intent `proposal`, `focus` → the
+    /// action's Task, one `input` per proposed change). `requested` is open, `completed`
+    /// accepted, `rejected` declined (with `statusReason` as the reason).
+    fn suggestion_task(&mut self, pos: usize, e: &Entry) {
+        self.resource_fields(
+            e,
+            &[
+                "extension",
+                "basedOn",
+                "status",
+                "statusReason",
+                "intent",
+                "code",
+                "focus",
+                "for",
+                "input",
+                "note",
+            ],
+        );
+        self.subject(e, "for");
+        let at = e.path();
+        let r = &e.resource;
+        let Some(id) = self.item_ids.get(&pos).cloned() else {
+            return;
+        };
+        let exts = self.extensions(r, &at, &[ext::ARCHIVED, ext::ARCHIVE_REASON]);
+        for (i, b) in self
+            .array(r.get("basedOn"), &format!("{at}.basedOn"))
+            .into_iter()
+            .enumerate()
+        {
+            self.reference(Some(b), &format!("{at}.basedOn[{i}]"), &["CarePlan"]);
+        }
+        if let Some(code) = self.single_code(
+            r.get("code"),
+            &format!("{at}.code"),
+            &t::code_system_url(cs::TASK_KIND),
+        ) && code != "action-change"
+        {
+            self.err(
+                IssueType::NotSupported,
+                format!("{at}.code"),
+                "A proposal Task of the plan suggests a change to an action (code action-change)",
+            );
+        }
+        let action = match r.get("focus") {
+            Some(f) => self.item_ref(Some(f), &format!("{at}.focus"), &["Task"]),
+            None => {
+                self.err(
+                    IssueType::Required,
+                    format!("{at}.focus"),
+                    "A suggested change names the action it would change (focus)",
+                );
+                None
+            }
+        };
+        let changes = self.action_changes(r, &at);
+        let reason = match r.get("statusReason") {
+            Some(v) => {
+                let rat = format!("{at}.statusReason");
+                self.fields(v, &rat, "The status reason", &["text"]);
+                self.text(v.get("text"), &format!("{rat}.text"))
+            }
+            None => None,
+        };
+        let decided = match self.status(e, "status") {
+            Some("requested") => None,
+            Some("completed") => Some(Command::AcceptSuggestion { id: id.clone() }),
+            Some("rejected") => Some(Command::DeclineSuggestion {
+                id: id.clone(),
+                reason: reason.clone(),
+            }),
+            Some(other) => {
+                self.unsupported_status(
+                    e,
+                    "status",
+                    other,
+                    "requested (open), completed (accepted) or rejected (declined)",
+                );
+                None
+            }
+            None => None,
+        };
+        if reason.is_some() && !matches!(decided, Some(Command::DeclineSuggestion { .. })) {
+            self.err(
+                IssueType::NotSupported,
+                format!("{at}.statusReason"),
+                "Only a declined (rejected) suggestion has a reason",
+            );
+        }
+        // The first note without an id is the suggester's own; the rest are comments.
+        let (note, skip) = self.own_note(r, &at);
+        self.archive_if(&exts, false, &id, 2, &at);
+        self.notes(r, &at, Target::Item { item: id.clone() }, skip);
+        if let (Some(action), Some(changes)) = (action, changes) {
+            let suggest = Sourced {
+                command: Command::SuggestActionChange {
+                    id: Some(id),
+                    action,
+                    changes,
+                    note,
+                },
+                at: at.clone(),
+            };
+            let decided = decided.map(|command| Sourced { command, at });
+            self.phases.suggestions.push((suggest, decided));
+        }
+    }
+
+    /// The changes a suggestion proposes, from its `input`s (each typed from our
+    /// `action-change` CodeSystem, at most once).
+    fn action_changes(&mut self, r: &Value, at: &str) -> Option<ActionChanges> {
+        let mut c = ActionChanges::default();
+        let mut performer: (Option<PerformerKind>, Option<Text>, Option<Text>) = (None, None, None);
+        let mut seen: Vec<String> = Vec::new();
+        let mut ok = true;
+        let inputs = self.array(r.get("input"), &format!("{at}.input"));
+        for (i, input) in inputs.iter().enumerate() {
+            let iat = format!("{at}.input[{i}]");
+            let Some(code) = self.single_code(
+                input.get("type"),
+                &format!("{iat}.type"),
+                &t::code_system_url(cs::ACTION_CHANGE),
+            ) else {
+                if input.get("type").is_none() {
+                    self.err(
+                        IssueType::Required,
+                        format!("{iat}.type"),
+                        "Each input says what it changes (type)",
+                    );
+                }
+                ok = false;
+                continue;
+            };
+            if seen.contains(&code) {
+                self.err(
+                    IssueType::NotSupported,
+                    &iat,
+                    format!("The change “{code}” is given twice"),
+                );
+                ok = false;
+                continue;
+            }
+            seen.push(code.clone());
+            let property = match code.as_str() {
+                "goal" => "valueReference",
+                "performer-kind" => "valueCoding",
+                "status" => "valueCode",
+                "confidence" => "valueInteger",
+                "timing-removed" | "confidence-removed" => "valueBoolean",
+                _ => "valueString",
+            };
+            self.fields(input, &iat, "The input", &["type", property]);
+            let vat = format!("{iat}.{property}");
+            let Some(v) = input.get(property) else {
+                self.err(
+                    IssueType::Required,
+                    &vat,
+                    format!("The change “{code}” needs its {property}"),
+                );
+                ok = false;
+                continue;
+            };
+            let before = self.issues.len();
+            match code.as_str() {
+                "goal" => c.goal = self.item_ref(Some(v), &vat, &["Goal"]),
+                "description" => c.description = self.text(Some(v), &vat),
+                "performer-kind" => performer.0 = self.our_coding::<PerformerKind>(v, &vat, cs::PERFORMER_KIND),
+                "performer-name" => performer.1 = self.text(Some(v), &vat),
+                "performer-organisation" => performer.2 = self.text(Some(v), &vat),
+                "timing" => {
+                    if let Some(t) = self.text(Some(v), &vat) {
+                        c.timing = Change::Set(t);
+                    }
+                }
+                "status" => match v.as_str() {
+                    Some(s) => match action_status(s) {
+                        Some(status) => c.status = Some(status),
+                        None => self.err(IssueType::Value, &vat, format!("“{s}” is not the Task.status of an action: use ready, in-progress, on-hold, completed or cancelled")),
+                    },
+                    None => self.err(IssueType::Value, &vat, "A status is a code"),
+                },
+                "confidence" => match v.as_i64().map(Confidence::new) {
+                    Some(Ok(n)) => c.confidence = Change::Set(n),
+                    Some(Err(err)) => self.err(IssueType::Value, &vat, capitalise(&err.0)),
+                    None => self.err(IssueType::Value, &vat, "Confidence is a whole number from 1 to 10"),
+                },
+                "timing-removed" | "confidence-removed" => {
+                    if v.as_bool() != Some(true) {
+                        self.err(IssueType::Value, &vat, format!("“{code}” is given as true, or left out"));
+                    } else if code == "timing-removed" {
+                        c.timing = Change::Clear;
+                    } else {
+                        c.confidence = Change::Clear;
+                    }
+                }
+                _ => {}
+            }
+            ok &= self.issues.len() == before;
+        }
+        if seen.iter().any(|c| c == "timing") && seen.iter().any(|c| c == "timing-removed")
+            || seen.iter().any(|c| c == "confidence")
+                && seen.iter().any(|c| c == "confidence-removed")
+        {
+            self.err(
+                IssueType::Value,
+                format!("{at}.input"),
+                "A suggestion cannot both set and remove the same thing",
+            );
+            ok = false;
+        }
+        match performer {
+            (Some(kind), name, organisation) => {
+                c.performer = Some(Performer {
+                    kind,
+                    name,
+                    organisation,
+                });
+            }
+            (None, None, None) => {}
+            (None, ..) => {
+                self.err(IssueType::Required, format!("{at}.input"), "A suggested performer needs its kind (performer-kind) as well as a name or organisation");
+                ok = false;
+            }
+        }
+        if ok && c.is_empty() {
+            self.err(
+                IssueType::Required,
+                format!("{at}.input"),
+                "A suggestion proposes at least one change (input)",
+            );
+            ok = false;
+        }
+        ok.then_some(c)
     }
 
     fn review_task(&mut self, e: &Entry) {
@@ -3348,7 +3585,16 @@ impl Importer {
         content.extend(p.team);
         content.extend(p.content);
         content.extend(goals.into_iter().map(|(_, s, _)| s));
+        // Suggestions, then their acceptances and refusals, then whatever edits bring each
+        // action back to the state the Bundle gives it (an acceptance applies its edit, and the
+        // action may have changed again after it).
+        let restores = restore_actions(&p.actions, &p.suggestions);
         content.extend(p.actions);
+        let (suggested, decided): (Vec<Sourced>, Vec<Option<Sourced>>) =
+            p.suggestions.into_iter().unzip();
+        content.extend(suggested);
+        content.extend(decided.into_iter().flatten());
+        content.extend(restores);
         content.extend(p.records);
         content.extend(p.capacity);
         content.extend(p.best_interest);
@@ -3501,6 +3747,120 @@ fn model_issues(issues: &[careplan_model::Issue], at: &str) -> Vec<FhirIssue> {
             FhirIssue::error(code, at, i.message.clone())
         })
         .collect()
+}
+
+/// The action status a `Task.status` stands for.
+fn action_status(code: &str) -> Option<ActionStatus> {
+    Some(match code {
+        "ready" | "requested" | "received" | "accepted" => ActionStatus::NotStarted,
+        "in-progress" => ActionStatus::InProgress,
+        "on-hold" => ActionStatus::OnHold,
+        "completed" => ActionStatus::Completed,
+        "cancelled" => ActionStatus::Cancelled,
+        _ => return None,
+    })
+}
+
+/// The edits that bring each action back to what the Bundle says after its accepted
+/// suggestions are replayed: an acceptance applies the suggested edit, and the source system's
+/// action may have changed again since. Only fields that differ are set, so an action whose
+/// last accepted change is still its state needs no edit.
+fn restore_actions(
+    actions: &[Sourced],
+    suggestions: &[(Sourced, Option<Sourced>)],
+) -> Vec<Sourced> {
+    let mut out = Vec::new();
+    for a in actions {
+        let Command::AddAction {
+            id: Some(id),
+            goal,
+            description,
+            performer,
+            timing,
+            status,
+            confidence,
+        } = &a.command
+        else {
+            continue;
+        };
+        let status = status.unwrap_or_default();
+        let (mut g, mut d, mut p, mut t, mut s, mut c) = (
+            goal.clone(),
+            description.clone(),
+            performer.clone(),
+            timing.clone(),
+            status,
+            *confidence,
+        );
+        let accepted = suggestions.iter().filter_map(|(suggest, decided)| {
+            match (&suggest.command, decided.as_ref().map(|d| &d.command)) {
+                (
+                    Command::SuggestActionChange {
+                        action, changes, ..
+                    },
+                    Some(Command::AcceptSuggestion { .. }),
+                ) if action == id => Some(changes),
+                _ => None,
+            }
+        });
+        let mut any = false;
+        for ch in accepted {
+            any = true;
+            if let Some(x) = &ch.goal {
+                g = x.clone();
+            }
+            if let Some(x) = &ch.description {
+                d = x.clone();
+            }
+            if let Some(x) = &ch.performer {
+                p = x.clone();
+            }
+            ch.timing.clone().apply_to(&mut t);
+            if let Some(x) = ch.status {
+                s = x;
+            }
+            ch.confidence.clone().apply_to(&mut c);
+        }
+        if !any {
+            continue;
+        }
+        let edit = Command::EditAction {
+            id: id.clone(),
+            goal: (g != *goal).then(|| goal.clone()),
+            description: (d != *description).then(|| description.clone()),
+            performer: (p != *performer).then(|| performer.clone()),
+            timing: if t != *timing {
+                timing.clone().map_or(Change::Clear, Change::Set)
+            } else {
+                Change::Keep
+            },
+            status: (s != status).then_some(status),
+            confidence: if c != *confidence {
+                confidence.map_or(Change::Clear, Change::Set)
+            } else {
+                Change::Keep
+            },
+        };
+        let changes_something = !matches!(
+            &edit,
+            Command::EditAction {
+                goal: None,
+                description: None,
+                performer: None,
+                timing: Change::Keep,
+                status: None,
+                confidence: Change::Keep,
+                ..
+            }
+        );
+        if changes_something {
+            out.push(Sourced {
+                command: edit,
+                at: a.at.clone(),
+            });
+        }
+    }
+    out
 }
 
 fn is_strength(r: &Value) -> bool {

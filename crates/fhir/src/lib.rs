@@ -16,6 +16,7 @@
 //! | goal / hope | `Goal`: `description`, `lifecycleStatus` + `achievementStatus`, category goal or hope, `target.dueDate`, `addresses`, `outcomeReference`; priority 1–10 and why it matters as extensions, `Goal.priority` high/medium/low derived (8–10, 4–7, 1–3) |
 //! | the person's order of goals | `List` (id = `<plan>-goal-order`), ordered by priority |
 //! | action | `Task`: `description`, `status`, `intent` plan, `for`, `basedOn` → CarePlan, `performerType` (who: person, carer…), `owner` (display of the named performer), HL7 `resource-pertainsToGoal`, confidence, timing and performer-organisation extensions |
+//! | suggested change to an action | `Task` with `intent` proposal and `code` `action-change` (our `task-kind`), `focus` → the action's Task, `basedOn` → CarePlan; one `input` per proposed change, typed from our `action-change` CodeSystem (`goal` as a Reference, `description`, `performer-kind` / `-name` / `-organisation`, `timing`, `status` as the action's `Task.status` code, `confidence`, and `timing-removed` / `confidence-removed` to clear); the suggester's note as the first `note`; `status` requested (open), completed (accepted: the edit was made), rejected (declined, the reason in `statusReason`) |
 //! | review date | `Task` (id = `<plan>-review`) with code `plan-review`, `focus` → CarePlan, `restriction.period.end` |
 //! | progress record | `Observation` code `goal-progress`, `focus` → Goal, `effectiveDateTime`, `valueInteger`, scale in `method`, its note as the first `note` |
 //! | outcome | `Observation` code `goal-outcome`, `focus` → Goal, status in `valueCodeableConcept`, description as the first `note` |
@@ -37,10 +38,9 @@
 //!
 //! # Not exported
 //!
-//! The bytes of attachments, unless asked for ([`export::inline_files`]), suggested changes to
-//! actions (PRODUCT.md maps them to a `Task` with intent `proposal`; not done yet), the review
-//! flag on goals (CSP-11, a state the model derives), and care-team members' sign-in accounts
-//! (an internal link) are not part of the FHIR view.
+//! The bytes of attachments, unless asked for ([`export::inline_files`]), the review flag on
+//! goals (CSP-11, a state the model derives), and care-team members' sign-in accounts (an
+//! internal link) are not part of the FHIR view.
 //! A comment on an item that is not exported refers to an id the Bundle does not have, and
 //! importing it is refused with that id named.
 //!
@@ -72,7 +72,9 @@
 //! Item ids survive (the resource id, or `<kind>-<uuid>` for a `urn:uuid:` entry without one),
 //! as do the plan and person ids when valid. The commands are ordered so the model accepts
 //! them: plan details, care team, strengths/needs/concerns/problems, goals (in the order of the
-//! `List`), actions, progress and outcomes, capacity assessments then the best-interest decisions
+//! `List`), actions, suggested changes to them (then their acceptances and refusals, then an
+//! edit of each action whose state the accepted edits left different from the Bundle's), progress
+//! and outcomes, capacity assessments then the best-interest decisions
 //! that rest on them, attachments and links (those on a comment after the
 //! comments; one on an agreement or access preference, which come later, is refused by the
 //! scratch-plan check), comments, funding and the steps to maximise capacity, access preferences, archives

@@ -160,6 +160,7 @@ pub mod cs {
     pub const TASK_KIND: &str = "task-kind";
     pub const ATTACHMENT_PURPOSE: &str = "attachment-purpose";
     pub const CAPACITY_OUTCOME: &str = "capacity-outcome";
+    pub const ACTION_CHANGE: &str = "action-change";
 }
 
 /// Every place an item that can be archived is exported.
@@ -548,7 +549,36 @@ pub fn code_system_defs() -> Vec<CodeSystemDef> {
             name: cs::TASK_KIND,
             title: "Kinds of care plan task",
             description: "Tasks about the plan itself rather than an action of it.",
-            concepts: fixed(&[("plan-review", "Review of the care and support plan")]),
+            concepts: fixed(&[
+                ("plan-review", "Review of the care and support plan"),
+                ("action-change", "Suggested change to an action"),
+            ]),
+        },
+        CodeSystemDef {
+            name: cs::ACTION_CHANGE,
+            title: "What a suggested change to an action changes",
+            description: "The parts of an action a suggestion proposes to change, one Task.input each: the goal it works towards, its description, who carries it out (kind, name, organisation), when or how often, its status and the person's confidence; timing-removed and confidence-removed propose to clear those.",
+            concepts: fixed(&[
+                ("goal", "The goal the action works towards"),
+                ("description", "The action's description"),
+                (
+                    "performer-kind",
+                    "Who carries out the action: the kind of participant",
+                ),
+                ("performer-name", "Who carries out the action: their name"),
+                (
+                    "performer-organisation",
+                    "Who carries out the action: their organisation",
+                ),
+                ("timing", "When or how often the action happens"),
+                ("timing-removed", "No longer says when or how often"),
+                ("status", "The action's status (as Task.status)"),
+                ("confidence", "The person's confidence, 1 to 10"),
+                (
+                    "confidence-removed",
+                    "No longer records the person's confidence",
+                ),
+            ]),
         },
         CodeSystemDef {
             name: cs::CAPACITY_OUTCOME,

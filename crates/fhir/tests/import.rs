@@ -180,7 +180,7 @@ fn elements_and_extensions_the_plan_cannot_hold_are_refused_by_name() {
         .push(json!({"url": "https://other.example/favourite-colour", "valueString": "blue"}));
     let condition = at(entries, "Condition", "need-dress");
     entries[condition]["resource"]["onsetDateTime"] = json!("2020-01-01");
-    let task = at(entries, "Task", "action-drive");
+    let task = at(entries, "Task", "action-buttons");
     entries[task]["resource"]["extension"][1]["valueInteger"] = json!(11);
     let found = issues(&bundle);
     assert!(
@@ -408,6 +408,54 @@ fn csp12_capacity_records_that_miss_what_the_act_asks_for_are_refused() {
             &found,
             &format!("{d}.derivedFrom"),
             "exactly one capacity assessment"
+        ),
+        "{found:#?}"
+    );
+    assert_eq!(found.len(), 4, "{found:#?}");
+}
+
+#[test]
+fn csp8_a_suggestion_that_proposes_nothing_or_nonsense_is_refused() {
+    let (plan, versions) = rich_plan();
+    let mut bundle = plan_bundle(&plan, &versions, BASE);
+    let entries = bundle["entry"].as_array_mut().unwrap();
+    let at = |entries: &Vec<Value>, id: &str| {
+        entries
+            .iter()
+            .position(|e| e["resource"]["id"] == id)
+            .unwrap()
+    };
+    let open = at(entries, "suggestion-hips");
+    let declined = at(entries, "suggestion-ola");
+    // A status no action has, a confidence of 12, and a reason on an open suggestion.
+    let inputs = entries[open]["resource"]["input"].as_array_mut().unwrap();
+    inputs[2]["valueCode"] = json!("started");
+    inputs[3]["valueInteger"] = json!(12);
+    entries[open]["resource"]["statusReason"] = json!({"text": "Why not"});
+    // A suggestion with no change at all.
+    entries[declined]["resource"]
+        .as_object_mut()
+        .unwrap()
+        .remove("input");
+    let found = issues(&bundle);
+    let o = format!("Bundle.entry[{open}].resource");
+    assert!(
+        has(&found, &format!("{o}.input[2].valueCode"), "“started”"),
+        "{found:#?}"
+    );
+    assert!(
+        has(&found, &format!("{o}.input[3].valueInteger"), "10"),
+        "{found:#?}"
+    );
+    assert!(
+        has(&found, &format!("{o}.statusReason"), "declined"),
+        "{found:#?}"
+    );
+    assert!(
+        has(
+            &found,
+            &format!("Bundle.entry[{declined}].resource.input"),
+            "at least one change"
         ),
         "{found:#?}"
     );

@@ -365,6 +365,83 @@ fn csp12_capacity_assessments_and_best_interest_decisions_survive_the_round_trip
 }
 
 #[test]
+fn csp8_suggested_changes_to_actions_survive_as_proposal_tasks() {
+    let (plan, versions) = rich_plan();
+    let first = plan_bundle(&plan, &versions, BASE);
+    let (imported, second) = import_and_export(&first);
+    let id = |s: &str| careplan_model::ItemId::parse(s).unwrap();
+
+    // Open, accepted and declined, with what each proposed and the suggester's note.
+    assert_eq!(plan.suggestions.len(), 3);
+    for (sid, a) in plan.suggestions.iter() {
+        let b = &imported.suggestions[sid];
+        assert_eq!(
+            (&a.action, &a.changes, &a.note, a.status.label()),
+            (&b.action, &b.changes, &b.note, b.status.label()),
+            "suggestion {sid}"
+        );
+    }
+    assert_eq!(
+        imported.suggestions[&id("suggestion-ola")].status,
+        careplan_model::SuggestionStatus::Declined {
+            reason: Some(careplan_model::Text::new("Olu is back from leave").unwrap())
+        }
+    );
+    // The accepted suggestion set Saturdays; the action was changed again to Sundays, and the
+    // import keeps the later state, not the suggestion's.
+    let drive = &imported.actions[&id("action-drive")];
+    assert_eq!(drive.timing.as_ref().unwrap().as_str(), "Sunday mornings");
+    assert_eq!(drive.confidence, None, "cleared by the accepted suggestion");
+    // The open suggestion changed nothing yet.
+    let physio = &imported.actions[&id("action-physio")];
+    assert_eq!(physio.description.as_str(), "Knee exercises");
+
+    let task = find(&second, "Task", "suggestion-hips");
+    assert_eq!(task["intent"], "proposal");
+    assert_eq!(task["status"], "requested");
+    assert_eq!(task["focus"]["reference"], "Task/action-physio");
+    let inputs: Vec<(String, String)> = task["input"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| {
+            let value = i
+                .as_object()
+                .unwrap()
+                .iter()
+                .find(|(k, _)| k.starts_with("value"))
+                .map(|(_, v)| v.to_string())
+                .unwrap();
+            (
+                i["type"]["coding"][0]["code"].as_str().unwrap().to_owned(),
+                value,
+            )
+        })
+        .collect();
+    assert_eq!(
+        inputs,
+        [
+            ("goal", r#"{"reference":"Goal/goal-dress"}"#),
+            ("description", r#""Knee and hip exercises""#),
+            ("status", r#""in-progress""#),
+            ("confidence", "5"),
+        ]
+        .map(|(a, b)| (a.to_owned(), b.to_owned()))
+    );
+    assert_eq!(task["note"][0]["id"], "comment-suggestion");
+    let declined = find(&second, "Task", "suggestion-ola");
+    assert_eq!(declined["status"], "rejected");
+    assert_eq!(declined["statusReason"]["text"], "Olu is back from leave");
+    let accepted = find(&second, "Task", "suggestion-saturdays");
+    assert_eq!(accepted["status"], "completed");
+    assert_eq!(accepted["note"][0]["text"], "Sam works weekdays now");
+    assert!(
+        accepted["input"].to_string().contains("confidence-removed"),
+        "{accepted}"
+    );
+}
+
+#[test]
 fn csp14_every_resource_carries_the_plan_version_and_last_update() {
     let (plan, versions) = rich_plan();
     let bundle = plan_bundle(&plan, &versions, BASE);

@@ -1228,6 +1228,106 @@ async fn csp12_capacity_records_are_read_through_fhir_and_hidden_with_their_sect
     assert_eq!(status, StatusCode::OK, "the person still sees it: {obs}");
 }
 
+/// CSP-8: a suggested change to an action is a Task with intent proposal: made by POST,
+/// accepted (status completed, which makes the edit) or declined (rejected, with a reason) by
+/// PUT; what it proposes cannot be changed afterwards.
+#[tokio::test]
+async fn csp8_suggestions_are_made_accepted_and_declined_through_fhir() {
+    let w = world().await;
+    let proposal = |id: &str, timing: &str| {
+        json!({"resourceType": "Task", "id": id, "status": "requested", "intent": "proposal",
+               "code": {"coding": [{"system": "https://careplan.example/fhir/CodeSystem/task-kind", "code": "action-change"}]},
+               "focus": {"reference": "Task/action-1"},
+               "for": {"reference": format!("Patient/{}", w.person)},
+               "input": [{"type": {"coding": [{"system": "https://careplan.example/fhir/CodeSystem/action-change", "code": "timing"}]},
+                          "valueString": timing}]})
+    };
+    let send = |method: reqwest::Method, path: String, version: u64, body: Value| {
+        let app = &w.app;
+        let nurse = w.nurse.clone();
+        async move {
+            fhir(
+                app,
+                Some(&nurse),
+                method,
+                &path,
+                &[("if-match", &format!("W/\"{version}\""))],
+                Some(&body.to_string()),
+            )
+            .await
+        }
+    };
+    let (status, made, headers) = send(
+        reqwest::Method::POST,
+        "/Task".into(),
+        w.version,
+        proposal("suggestion-mondays", "Mondays"),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CREATED, "{made}");
+    assert_eq!(made["status"], "requested");
+    let id = made["id"].as_str().unwrap().to_owned();
+    let version = etag_version(&headers);
+    let (_, action, _) = get(&w.app, &w.nurse, "/Task/action-1").await;
+    assert!(!action.to_string().contains("Mondays"), "not applied yet");
+
+    // What it proposes is fixed once made.
+    let mut changed = made.clone();
+    changed["input"][0]["valueString"] = json!("Tuesdays");
+    let (status, oo, _) = send(
+        reqwest::Method::PUT,
+        format!("/Task/{id}"),
+        version,
+        changed,
+    )
+    .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{oo}");
+
+    // Accepted: the action changes in the same version.
+    let mut accepted = made.clone();
+    accepted["status"] = json!("completed");
+    let (status, body, headers) = send(
+        reqwest::Method::PUT,
+        format!("/Task/{id}"),
+        version,
+        accepted,
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["status"], "completed");
+    let version = etag_version(&headers);
+    let (_, action, _) = get(&w.app, &w.nurse, "/Task/action-1").await;
+    assert!(action.to_string().contains("Mondays"), "{action}");
+
+    // Another, declined with a reason: the action stays as it is.
+    let (status, made, headers) = send(
+        reqwest::Method::POST,
+        "/Task".into(),
+        version,
+        proposal("suggestion-fridays", "Fridays"),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CREATED, "{made}");
+    let id = made["id"].as_str().unwrap().to_owned();
+    let mut declined = made.clone();
+    declined["status"] = json!("rejected");
+    declined["statusReason"] = json!({"text": "The library is shut on Fridays"});
+    let (status, body, _) = send(
+        reqwest::Method::PUT,
+        format!("/Task/{id}"),
+        etag_version(&headers),
+        declined,
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(
+        body["statusReason"]["text"],
+        "The library is shut on Fridays"
+    );
+    let (_, action, _) = get(&w.app, &w.nurse, "/Task/action-1").await;
+    assert!(!action.to_string().contains("Fridays"), "{action}");
+}
+
 #[tokio::test]
 async fn csp1_fhir_reads_and_writes_are_audited() {
     let w = world().await;

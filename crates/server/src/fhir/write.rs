@@ -18,7 +18,9 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::Response;
 use careplan_blobs::BlobStore;
 use careplan_fhir::{FhirIssue, ResourceKind, commands_from_bundle, resource, resources};
-use careplan_model::{Change, Command, ItemId, Plan, PlanId, Target, VersionNumber};
+use careplan_model::{
+    Change, Command, ItemId, Plan, PlanId, SuggestionStatus, Target, VersionNumber,
+};
 use careplan_store::attach::{CarriedError, CarriedFile};
 use careplan_store::handle::Handle;
 use serde_json::{Value, json};
@@ -128,13 +130,17 @@ fn is_archived(r: &Value) -> bool {
 }
 
 /// The resource without what the server derives, and without its archive state (which the
-/// archive and restore commands change, not an edit), to tell whether an update changes the
-/// item itself.
+/// archive and restore commands change, not an edit) or a suggestion's status (which accepting
+/// or declining it changes), to tell whether an update changes the item itself.
 fn content(r: &Value) -> Value {
     let mut r = r.clone();
     if let Some(o) = r.as_object_mut() {
         o.remove("meta");
         o.remove("text");
+        if o.get("intent").and_then(Value::as_str) == Some("proposal") {
+            o.remove("status");
+            o.remove("statusReason");
+        }
         if let Some(list) = o.get_mut("extension").and_then(Value::as_array_mut) {
             list.retain(|e| {
                 !e["url"].as_str().is_some_and(|u| {
@@ -170,6 +176,7 @@ fn created_item(c: &Command) -> Option<&ItemId> {
         | Command::RecordProgress { id, .. }
         | Command::RecordCapacityAssessment { id, .. }
         | Command::RecordBestInterestDecision { id, .. }
+        | Command::SuggestActionChange { id, .. }
         | Command::RecordAgreement { id, .. }
         | Command::AddCareTeamMember { id, .. } => id.as_ref(),
         _ => None,
@@ -392,6 +399,16 @@ fn commands_for(plan: &Plan, incoming: &[Incoming], base: &str) -> FhirResult<Ve
                 if ours {
                     out.push(c);
                 }
+            }
+            // Accepting or declining a suggestion: its status, sent back changed.
+            Command::AcceptSuggestion { id } | Command::DeclineSuggestion { id, .. }
+                if targets.contains(id.as_str())
+                    && plan
+                        .suggestions
+                        .get(id)
+                        .is_none_or(|s| s.status == SuggestionStatus::Open) =>
+            {
+                out.push(c);
             }
             Command::Archive { id, .. } | Command::ArchiveGoal { id, .. }
                 if targets.contains(id.as_str()) =>
