@@ -161,6 +161,7 @@ pub mod cs {
     pub const ATTACHMENT_PURPOSE: &str = "attachment-purpose";
     pub const CAPACITY_OUTCOME: &str = "capacity-outcome";
     pub const ACTION_CHANGE: &str = "action-change";
+    pub const AUDIT_ACTION: &str = "audit-action";
 }
 
 /// Every place an item that can be archived is exported.
@@ -577,6 +578,28 @@ pub fn code_system_defs() -> Vec<CodeSystemDef> {
                 (
                     "confidence-removed",
                     "No longer records the person's confidence",
+                ),
+            ]),
+        },
+        CodeSystemDef {
+            name: cs::AUDIT_ACTION,
+            title: "What an audited access to a care plan did",
+            description: "The audit trail's own names for what was done (AuditEvent.subtype beside the DICOM and HL7 codes): every read and write of plan data, and a data controller's release (an override of the person's consent preferences) and its use.",
+            concepts: fixed(&[
+                ("read_plan", "Read the current plan"),
+                ("read_version", "Read an earlier version of the plan"),
+                ("read_history", "Read the list of the plan's versions"),
+                ("read_versions", "Read several versions of the plan at once"),
+                ("read_diff", "Compared two versions of the plan"),
+                ("create_plan", "Started a plan"),
+                ("write", "Changed the plan (a new version)"),
+                (
+                    "release_created",
+                    "Released a restricted plan or section (override)",
+                ),
+                (
+                    "release_used",
+                    "Read under a data controller's release (override)",
                 ),
             ]),
         },

@@ -1328,6 +1328,133 @@ async fn csp8_suggestions_are_made_accepted_and_declined_through_fhir() {
     assert!(!action.to_string().contains("Fridays"), "{action}");
 }
 
+/// CSP-1: the audit trail as FHIR AuditEvents, under the JSON API's rule: a data controller
+/// reads any of it, the person the entries about their own plan, a practitioner none; an
+/// override (a data controller's release, and each access under it) is marked break-the-glass.
+#[tokio::test]
+async fn csp1_the_audit_trail_is_read_as_audit_events_by_whom_it_may_be() {
+    let w = world().await;
+    let person_id = PersonId::parse(&w.person).unwrap();
+    let me = w
+        .app
+        .account("ada", Role::Person, Some(&person_id), None)
+        .await;
+    let dc = w.app.account("dc", Role::DataController, None, None).await;
+    // Ada hides her concerns from practitioners; the nurse reads; the data controller releases
+    // the concerns to practitioners (an override); the nurse reads again, under the release.
+    let (status, body) = w.app
+        .post(&me, &format!("/api/v1/people/{}/plan/commands", w.person), Some(w.version), json!({"type": "set_consent_preference",
+            "scope": {"section": "concerns"}, "audience": {"role": "practitioner"}, "visible": false}))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let (status, _, _) = get(&w.app, &w.nurse, &format!("/CarePlan/{}", w.plan)).await;
+    assert_eq!(status, StatusCode::OK);
+    let (status, release) = w.app
+        .post(&dc, &format!("/api/v1/people/{}/releases", w.person), None, json!({"scope": {"section": "concerns"},
+            "audience": {"role": "practitioner"}, "reason": "Safeguarding review", "expires_at": "2099-01-01T00:00:00Z"}))
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{release}");
+    let (status, c, _) = get(&w.app, &w.nurse, "/Condition/concern-1").await;
+    assert_eq!(status, StatusCode::OK, "{c}");
+
+    let (status, trail, _) = get(&w.app, &dc, &format!("/AuditEvent?patient={}", w.person)).await;
+    assert_eq!(status, StatusCode::OK, "{trail}");
+    let events = entries(&trail, "match");
+    let codes = |e: &Value| -> Vec<String> {
+        e["subtype"]
+            .as_array()
+            .map(|l| {
+                l.iter()
+                    .map(|c| c["code"].as_str().unwrap().to_owned())
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
+    let btg = |e: &Value| {
+        e["purposeOfEvent"].to_string().contains("BTG")
+            && e["agent"][0]["purposeOfUse"].to_string().contains("BTG")
+    };
+    // The plan's creation, its changes and the nurse's reads, each with who and when.
+    let create = events
+        .iter()
+        .find(|e| codes(e).contains(&"create_plan".to_owned()))
+        .expect("the plan's creation");
+    assert_eq!(create["action"], "C");
+    assert!(events.iter().any(|e| e["action"] == "U"), "{trail}");
+    let read = events
+        .iter()
+        .find(|e| codes(e).contains(&"read_plan".to_owned()) && !btg(e))
+        .expect("a read");
+    assert_eq!(read["action"], "R");
+    assert_eq!(read["outcome"], "0");
+    assert_eq!(
+        read["agent"][0]["role"][0]["coding"][0]["code"],
+        "practitioner"
+    );
+    assert!(read["recorded"].as_str().unwrap().starts_with("20"));
+    assert_eq!(
+        read["entity"][0]["what"]["reference"],
+        format!("Patient/{}", w.person)
+    );
+    // The override itself, and the read under it.
+    let started = events
+        .iter()
+        .find(|e| codes(e).contains(&"110127".to_owned()))
+        .expect("the release, as Emergency Override Started");
+    assert!(btg(started), "{started}");
+    assert!(
+        events
+            .iter()
+            .any(|e| btg(e) && e["action"] == "R" && e["entity"].to_string().contains("release")),
+        "a read under the release: {trail}"
+    );
+
+    // Paging: two at a time, the next link goes on where the page ended.
+    let (_, page, _) = get(
+        &w.app,
+        &dc,
+        &format!("/AuditEvent?patient={}&_count=2", w.person),
+    )
+    .await;
+    let first: Vec<&Value> = entries(&page, "match");
+    assert_eq!(first.len(), 2);
+    let next = page["link"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|l| l["relation"] == "next")
+        .map(|l| l["url"].as_str().unwrap().to_owned())
+        .expect("a next link");
+    let path = next.split("/fhir").nth(1).unwrap().to_owned();
+    let (_, page2, _) = get(&w.app, &dc, &path).await;
+    let second = entries(&page2, "match");
+    assert_eq!(second[0]["id"], events[2]["id"], "{next}");
+
+    // The person reads the entries about her own plan, one by id too.
+    let (status, own, _) = get(&w.app, &me, &format!("/AuditEvent?patient={}", w.person)).await;
+    assert_eq!(status, StatusCode::OK, "{own}");
+    assert_eq!(entries(&own, "match").len(), events.len());
+    let id = events[0]["id"].as_str().unwrap();
+    let (status, one, _) = get(&w.app, &me, &format!("/AuditEvent/{id}")).await;
+    assert_eq!(status, StatusCode::OK, "{one}");
+    assert_eq!(one["id"], id);
+    // … but not everyone's, and a practitioner none of it.
+    let (status, oo, _) = get(&w.app, &me, "/AuditEvent").await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "{oo}");
+    let (status, oo, _) = get(
+        &w.app,
+        &w.nurse,
+        &format!("/AuditEvent?patient={}", w.person),
+    )
+    .await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "{oo}");
+    assert!(issue_text(&oo).contains("data controller"), "{oo}");
+    let (status, _, _) = get(&w.app, &w.nurse, &format!("/AuditEvent/{id}")).await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    let (status, _, _) = fhir(&w.app, None, reqwest::Method::GET, "/AuditEvent", &[], None).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+}
+
 #[tokio::test]
 async fn csp1_fhir_reads_and_writes_are_audited() {
     let w = world().await;
@@ -1687,6 +1814,17 @@ async fn csp9_everything_the_endpoint_emits_validates_as_fhir_r4() {
     )
     .await;
     emitted.push(("bad-json".into(), bad));
+    // The audit trail as AuditEvents, an override (a data controller's release) among them.
+    let dc = w.app.account("dc", Role::DataController, None, None).await;
+    let (status, release) = w.app
+        .post(&dc, &format!("/api/v1/people/{}/releases", w.person), None, json!({"scope": {"section": "concerns"},
+            "audience": {"role": "practitioner"}, "reason": "Safeguarding review", "expires_at": "2099-01-01T00:00:00Z"}))
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{release}");
+    let (status, trail, _) = get(&w.app, &dc, &format!("/AuditEvent?patient={}", w.person)).await;
+    assert_eq!(status, StatusCode::OK, "{trail}");
+    assert!(trail.to_string().contains("110127"), "{trail}");
+    emitted.push(("audit-events".into(), trail));
 
     let dir = tempfile::tempdir().unwrap();
     for (i, (what, body)) in emitted.iter().enumerate() {

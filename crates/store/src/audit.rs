@@ -87,6 +87,19 @@ pub mod action {
     pub const RELEASE_CREATED: &str = "release_created";
     /// An access used a data controller's release.
     pub const RELEASE_USED: &str = "release_used";
+
+    /// Every action, for those who map them (FHIR AuditEvent's subtype).
+    pub const ALL: [&str; 9] = [
+        READ_PLAN,
+        READ_VERSION,
+        READ_HISTORY,
+        READ_VERSIONS,
+        READ_DIFF,
+        CREATE_PLAN,
+        WRITE,
+        RELEASE_CREATED,
+        RELEASE_USED,
+    ];
 }
 
 /// Whether the access that an entry records was allowed.

@@ -83,6 +83,15 @@ pub(crate) fn capability_statement() -> Value {
             }
             r
         })
+        .chain(std::iter::once(json!({
+            "type": "AuditEvent",
+            "interaction": [{"code": "read"}, {"code": "search-type"}],
+            "searchParam": super::audit::SEARCH_PARAMS
+                .iter()
+                .map(|(p, ty, doc)| json!({"name": p, "type": ty, "documentation": doc}))
+                .collect::<Vec<_>>(),
+            "documentation": "The audit trail (CSP-1): every read and write of plan data, and each override of the person's consent preferences (BTG as purposeOfEvent and the agent's purposeOfUse; the release itself with DICOM 110127). A data controller reads any of it; the person or their representative reads the entries about their own plan (search with patient=)."
+        })))
         .chain(["StructureDefinition", "CodeSystem"].map(|t| {
             json!({"type": t, "interaction": [{"code": "read"}, {"code": "search-type"}],
                    "documentation": "The profiles, extensions and code systems this server's resources use, at the paths of their canonical URLs"})

@@ -8,6 +8,7 @@
 //! redaction and the audit trail are the JSON API's. Errors are `OperationOutcome`s.
 //! What is supported and refused is in `docs/fhir.md`; `/fhir/metadata` states it exactly.
 
+mod audit;
 mod capability;
 mod read;
 mod search;
@@ -45,6 +46,8 @@ pub(crate) fn router() -> Router<AppState> {
                 .layer(DefaultBodyLimit::max(TRANSACTION_LIMIT)),
         )
         .route("/metadata", get(capability::metadata))
+        .route("/AuditEvent", get(audit::search))
+        .route("/AuditEvent/{id}", get(audit::read))
         .route("/{kind}", get(search::search).post(write::create))
         .route("/{kind}/_history", get(read::type_history))
         .route("/{kind}/{id}", get(read::read).put(write::update))

@@ -843,7 +843,7 @@ pub(crate) fn page_url(path: &str, params: &[(String, String)], offset: Option<u
     format!("{path}?{}", query.join("&"))
 }
 
-fn encode(s: &str) -> String {
+pub(crate) fn encode(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     for b in s.bytes() {
         if b.is_ascii_alphanumeric() || b"-._~:/|,".contains(&b) {

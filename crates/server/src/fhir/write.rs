@@ -919,7 +919,7 @@ pub(crate) async fn transaction(
 }
 
 impl FhirError {
-    fn with_expression(mut self, expression: &str) -> FhirError {
+    pub(crate) fn with_expression(mut self, expression: &str) -> FhirError {
         for i in &mut self.issues {
             i.expression = Some(expression.to_owned());
         }
