@@ -332,6 +332,140 @@ pub fn plan_bundle(plan: &Plan, versions: &[VersionMeta], base: &str) -> Value {
     bundle("collection", &plan.last_updated, all, base)
 }
 
+/// The plan as a FHIR `document` Bundle: a `Composition` first, then the Patient, the CarePlan
+/// and every item of the plan's current view (archived items are left out), as the plan was at
+/// its version. `author` is who made that version. The Composition's sections follow the
+/// standard's (the plan itself and its review; strengths; needs, concerns and problems; goals and hopes; actions and suggested
+/// changes; progress and outcomes; mental capacity; agreement; access preferences; attachments
+/// and links; the care team) and reference their entries; when an agreement agreed exactly
+/// this version, its maker attests the document (`personal` for the person, `legal` for a
+/// representative). So `CarePlan/{id}/_history/{n}` of an agreement becomes a document a
+/// person or another system can keep.
+pub fn document(plan: &Plan, author: &str, base: &str) -> Value {
+    let archived_url = extension_url(ext::ARCHIVED);
+    let (archived, active): (Vec<Value>, Vec<Value>) = resources(plan).into_iter().partition(|r| {
+        r["extension"].as_array().is_some_and(|exts| {
+            exts.iter()
+                .any(|e| e["url"].as_str() == Some(archived_url.as_str()))
+        })
+    });
+    let code = |r: &Value| {
+        r.pointer("/code/coding/0/code")
+            .and_then(Value::as_str)
+            .map(str::to_owned)
+    };
+    let scope = |r: &Value| {
+        r.pointer("/scope/coding/0/code")
+            .and_then(Value::as_str)
+            .map(str::to_owned)
+    };
+    type Pick = fn(&Value, Option<String>, Option<String>) -> bool;
+    let sections: [(&str, Pick); 11] = [
+        ("The plan", |r, code, _| {
+            r["resourceType"] == "CarePlan"
+                || r["resourceType"] == "Task" && code.as_deref() == Some("plan-review")
+        }),
+        ("Strengths", |r, code, _| {
+            r["resourceType"] == "Observation" && code.as_deref() == Some("strength")
+        }),
+        ("Needs, concerns and problems", |r, _, _| {
+            r["resourceType"] == "Condition"
+        }),
+        ("Goals and hopes", |r, _, _| {
+            r["resourceType"] == "Goal" || r["resourceType"] == "List"
+        }),
+        ("Actions", |r, code, _| {
+            r["resourceType"] == "Task" && code.as_deref() != Some("plan-review")
+        }),
+        ("Progress and outcomes", |r, code, _| {
+            r["resourceType"] == "Observation"
+                && matches!(code.as_deref(), Some("goal-progress" | "goal-outcome"))
+        }),
+        ("Mental capacity", |r, code, _| {
+            r["resourceType"] == "Observation"
+                && matches!(
+                    code.as_deref(),
+                    Some("capacity-assessment" | "best-interest-decision")
+                )
+        }),
+        ("Agreement", |r, _, scope| {
+            r["resourceType"] == "Consent" && scope.as_deref() == Some("treatment")
+        }),
+        ("Access preferences", |r, _, scope| {
+            r["resourceType"] == "Consent" && scope.as_deref() == Some("patient-privacy")
+        }),
+        ("Attachments and links", |r, _, _| {
+            r["resourceType"] == "DocumentReference"
+        }),
+        ("Care team", |r, _, _| r["resourceType"] == "CareTeam"),
+    ];
+    let refer = |r: &Value| {
+        reference(format!(
+            "{}/{}",
+            r["resourceType"].as_str().unwrap_or_default(),
+            r["id"].as_str().unwrap_or_default()
+        ))
+    };
+    let mut section: Vec<Value> = sections
+        .iter()
+        .filter_map(|(title, pick)| {
+            let entry: Vec<Value> = active
+                .iter()
+                .filter(|r| pick(r, code(r), scope(r)))
+                .map(refer)
+                .collect();
+            (!entry.is_empty()).then(|| json!({"title": title, "entry": entry}))
+        })
+        .collect();
+    // Archived items are no longer part of the plan, but what is still in it may name them (a
+    // goal the need it addressed): they come last, in a section of their own.
+    if !archived.is_empty() {
+        section.push(json!({
+            "title": "No longer part of the plan (archived)",
+            "entry": archived.iter().map(refer).collect::<Vec<_>>(),
+        }));
+    }
+    let person = plan.person.person.display_name();
+    let id = format!("{}-v{}", plan.id, plan.version);
+    let mut composition = json!({
+        "resourceType": "Composition",
+        "id": id,
+        "status": "final",
+        "type": {"coding": [{"system": SNOMED, "code": SCT_CARE_PLAN.0, "display": SCT_CARE_PLAN.1}]},
+        "subject": {"reference": format!("Patient/{}", plan.details.person_id), "display": person},
+        "date": plan.last_updated.to_string(),
+        "author": [{"display": author}],
+        "title": format!("Care and support plan of {person}, version {}", plan.version),
+        "section": section,
+    });
+    let agreed = plan.agreements.iter().find(|(_, a)| {
+        a.meta.is_active()
+            && a.agreed_version == plan.version
+            && matches!(a.outcome, AgreementOutcome::Agreed { .. })
+    });
+    if let Some((_, a)) = agreed
+        && let AgreementOutcome::Agreed { by } = &a.outcome
+    {
+        let (mode, party) = match by {
+            AgreedBy::Person => ("personal", person.clone()),
+            AgreedBy::Representative {
+                name, relationship, ..
+            } => ("legal", format!("{name} ({relationship})")),
+        };
+        composition["attester"] = json!([{
+            "mode": mode,
+            "time": a.meta.added.at.to_string(),
+            "party": {"display": party},
+        }]);
+    }
+    let mut all = vec![composition];
+    all.extend(active);
+    all.extend(archived);
+    let mut b = bundle("document", &plan.last_updated, all, base);
+    b["identifier"] = json!({"system": "urn:ietf:rfc:3986", "value": format!("urn:careplan:{}:v{}", plan.id, plan.version)});
+    b
+}
+
 /// A Bundle of `type` with one entry per resource, each with its `fullUrl` under `base`.
 pub fn bundle(kind: &str, timestamp: &Timestamp, resources: Vec<Value>, base: &str) -> Value {
     let base = base.trim_end_matches('/');

@@ -30,7 +30,7 @@
 //! | access preference | `Consent` scope `patient-privacy`, `provision.type` permit/deny, `provision.actor` a role (extension) or an organisation, `provision.code` the section |
 //! | funding source | `funding-source` (Coding from our CodeSystem) and `funding-details-held-at` extensions on the CarePlan |
 //! | archived | the FHIR status where one fits and the `archived` (+ `archive-reason`) extension everywhere |
-//! | version | every resource's `meta.versionId` / `meta.lastUpdated` is the plan's (CSP-14); one `Provenance` per version |
+//! | version | every resource's `meta.versionId` / `meta.lastUpdated` is the plan's (CSP-14); one `Provenance` per version; the whole plan at a version as a `document` Bundle with a `Composition` (`document`), attested by whoever agreed exactly that version |
 //!
 //! Extensions and code systems are listed in [`terminology`], each with its canonical URL under
 //! `https://careplan.example/fhir/`, and are served as StructureDefinition and CodeSystem
@@ -89,7 +89,7 @@ pub mod issue;
 pub mod terminology;
 
 pub use export::{
-    ResourceKind, VersionMeta, bundle, care_plan_for_performer, derived_id, inline_files,
+    ResourceKind, VersionMeta, bundle, care_plan_for_performer, derived_id, document, inline_files,
     performer_bundle, plan_bundle, provenance, provenance_id, resource, resources,
 };
 pub use import::{ImportPlan, ImportedFile, commands_from_bundle};

@@ -442,6 +442,79 @@ fn csp8_suggested_changes_to_actions_survive_as_proposal_tasks() {
 }
 
 #[test]
+fn csp12_csp15_the_plan_as_agreed_is_a_document_attested_by_who_agreed_it() {
+    let (plan, _) = rich_plan();
+    let doc = careplan_fhir::document(&plan, "Tom Okafor", BASE);
+    assert_eq!(doc["type"], "document");
+    assert!(
+        doc["identifier"]["value"]
+            .as_str()
+            .unwrap()
+            .ends_with(&format!("v{}", plan.version))
+    );
+    let entries = doc["entry"].as_array().unwrap();
+    let composition = &entries[0]["resource"];
+    assert_eq!(composition["resourceType"], "Composition");
+    assert_eq!(composition["author"][0]["display"], "Tom Okafor");
+    // The last change recorded Susan's agreement: she attests this version, as its legal party.
+    assert_eq!(composition["attester"][0]["mode"], "legal");
+    assert_eq!(
+        composition["attester"][0]["party"]["display"],
+        "Susan Marlowe (daughter)"
+    );
+    // Every section's entry is in the Bundle; nothing archived is.
+    let urls: Vec<&str> = entries
+        .iter()
+        .map(|e| e["fullUrl"].as_str().unwrap())
+        .collect();
+    let titles: Vec<&str> = composition["section"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["title"].as_str().unwrap())
+        .collect();
+    assert_eq!(titles[0], "The plan");
+    assert!(titles.contains(&"Mental capacity"), "{titles:?}");
+    for section in composition["section"].as_array().unwrap() {
+        for e in section["entry"].as_array().unwrap() {
+            let r = e["reference"].as_str().unwrap();
+            assert!(
+                urls.contains(&format!("{BASE}/{r}").as_str()),
+                "{r} is in the Bundle"
+            );
+        }
+    }
+    // Archived items come last, in their own section, and in no other.
+    let sections = composition["section"].as_array().unwrap();
+    let last = sections.last().unwrap();
+    assert!(last["title"].as_str().unwrap().contains("archived"));
+    assert!(last["entry"].to_string().contains("Condition/need-old"));
+    let others: String = sections[..sections.len() - 1]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+    assert!(!others.contains("need-old"), "{others}");
+    assert!(others.contains("need-dress"));
+    assert!(
+        !doc.to_string().contains("\"Provenance\""),
+        "no history in a document"
+    );
+
+    // Another version than an agreed one has no attester.
+    let (earlier, _) = build(
+        PLAN_ID,
+        PERSON_ID,
+        &careplan_model::Command::CreatePlan {
+            person: plan.person.person.clone(),
+        },
+        &[],
+        0,
+    );
+    let doc = careplan_fhir::document(&earlier, "Tom Okafor", BASE);
+    assert!(doc["entry"][0]["resource"].get("attester").is_none());
+}
+
+#[test]
 fn csp14_every_resource_carries_the_plan_version_and_last_update() {
     let (plan, versions) = rich_plan();
     let bundle = plan_bundle(&plan, &versions, BASE);

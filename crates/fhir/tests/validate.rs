@@ -168,6 +168,11 @@ fn every_emitted_resource_validates_as_fhir_r4() {
     write(dir.path(), "bundle-with-files", &with_files);
     write(
         dir.path(),
+        "document",
+        &careplan_fhir::document(&plan, "Tom Okafor", BASE),
+    );
+    write(
+        dir.path(),
         "performer-bundle",
         &performer_bundle(&plan, "Olu Therapist", BASE),
     );

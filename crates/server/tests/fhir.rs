@@ -1455,6 +1455,41 @@ async fn csp1_the_audit_trail_is_read_as_audit_events_by_whom_it_may_be() {
     assert_eq!(status, StatusCode::UNAUTHORIZED);
 }
 
+/// CSP-12, CSP-15: the whole plan as it was at a version, as a document Bundle.
+#[tokio::test]
+async fn csp15_a_version_of_the_plan_is_read_as_a_document() {
+    let w = world().await;
+    let path = |q: &str| format!("/CarePlan/{}/$document{q}", w.plan);
+    let (status, now, _) = get(&w.app, &w.nurse, &path("")).await;
+    assert_eq!(status, StatusCode::OK, "{now}");
+    assert_eq!(now["type"], "document");
+    let composition = &now["entry"][0]["resource"];
+    assert_eq!(composition["resourceType"], "Composition");
+    assert_eq!(
+        composition["title"],
+        format!(
+            "Care and support plan of Ada Lovelace, version {}",
+            w.version
+        )
+    );
+    assert!(now.to_string().contains("Goal/goal-1"), "{now}");
+    // Version 1, before the goal: as it was, written by whoever made it.
+    let (status, first, _) = get(&w.app, &w.nurse, &path("?version=1")).await;
+    assert_eq!(status, StatusCode::OK, "{first}");
+    let composition = &first["entry"][0]["resource"];
+    assert!(
+        composition["title"]
+            .as_str()
+            .unwrap()
+            .ends_with("version 1")
+    );
+    assert!(!first.to_string().contains("goal-1"), "{first}");
+    assert!(composition["author"][0]["display"].as_str().is_some());
+    let (status, oo, _) = get(&w.app, &w.nurse, &path("?version=999")).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{oo}");
+    assert!(issue_text(&oo).contains("from 1 to"), "{oo}");
+}
+
 #[tokio::test]
 async fn csp1_fhir_reads_and_writes_are_audited() {
     let w = world().await;
@@ -1825,6 +1860,9 @@ async fn csp9_everything_the_endpoint_emits_validates_as_fhir_r4() {
     assert_eq!(status, StatusCode::OK, "{trail}");
     assert!(trail.to_string().contains("110127"), "{trail}");
     emitted.push(("audit-events".into(), trail));
+    let (status, doc, _) = get(&w.app, &w.nurse, &format!("/CarePlan/{}/$document", w.plan)).await;
+    assert_eq!(status, StatusCode::OK, "{doc}");
+    emitted.push(("document".into(), doc));
 
     let dir = tempfile::tempdir().unwrap();
     for (i, (what, body)) in emitted.iter().enumerate() {

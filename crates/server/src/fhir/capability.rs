@@ -77,6 +77,10 @@ pub(crate) fn capability_statement() -> Value {
                         "name": "performer-view",
                         "definition": "https://careplan.example/fhir/OperationDefinition/CarePlan-performer-view",
                         "documentation": "CSP-10: GET CarePlan/{id}/$performer-view?performer=NAME: the CarePlan restricted to the goals and actions of one practitioner or organisation, with what they reference"
+                    }, {
+                        "name": "document",
+                        "definition": "http://hl7.org/fhir/OperationDefinition/Composition-document",
+                        "documentation": "CSP-12, CSP-15: GET CarePlan/{id}/$document[?version=n]: the whole plan as it was at version n (default: now) as a document Bundle, a Composition first with the standard's sections; attested by whoever agreed exactly that version"
                     }]);
                 }
                 _ => {}

@@ -9,7 +9,7 @@ use axum::extract::Path;
 use axum::http::{HeaderMap, StatusCode, Uri};
 use axum::response::Response;
 use careplan_fhir::{
-    ResourceKind, VersionMeta, code_system, code_systems, performer_bundle, plan_bundle,
+    ResourceKind, VersionMeta, code_system, code_systems, document, performer_bundle, plan_bundle,
     provenance, resource, structure_definition, structure_definitions,
 };
 use careplan_model::{Plan, PlanId, Section, Timestamp, VersionNumber};
@@ -540,6 +540,7 @@ pub(crate) async fn operation(
     let allowed: &[&str] = match (kind.as_str(), operation.as_str()) {
         ("Patient", "$everything") => &["_format"],
         ("CarePlan", "$performer-view") => &["_format", "performer"],
+        ("CarePlan", "$document") => &["_format", "version"],
         _ => {
             plan_kind(&kind)?;
             return Err(FhirError::new(
@@ -571,7 +572,37 @@ pub(crate) async fn operation(
             kind.as_str()
         )));
     }
-    let mut bundle = if operation == "$everything" {
+    let mut withheld = viewed.withheld.clone();
+    let mut bundle = if operation == "$document" {
+        let wanted = params.iter().find(|(n, _)| n == "version").map(|(_, v)| v);
+        let number = match wanted {
+            Some(v) => v
+                .parse::<u64>()
+                .ok()
+                .filter(|n| (1..=plan.version.get()).contains(n))
+                .ok_or_else(|| {
+                    FhirError::bad_request(format!(
+                        "version must be a version of this plan, from 1 to {}",
+                        plan.version
+                    ))
+                })?,
+            None => plan.version.get(),
+        };
+        let at = if number == plan.version.get() {
+            plan.clone()
+        } else {
+            let old = h.version(&plan_id, number).await?;
+            withheld = old.withheld.clone();
+            old.value
+        };
+        let author = h
+            .history(&plan_id, number - 1, 1)
+            .await?
+            .value
+            .first()
+            .map_or_else(|| "unknown".to_owned(), |e| e.by.name.to_string());
+        document(&at, &author, &base)
+    } else if operation == "$everything" {
         let metas: Vec<VersionMeta> = history_of(&h, &plan_id)
             .await?
             .iter()
@@ -601,8 +632,8 @@ pub(crate) async fn operation(
         };
         performer_bundle(plan, performer, &base)
     };
-    if !viewed.withheld.is_empty() {
-        notes.push(withheld_issue(&viewed.withheld));
+    if !withheld.is_empty() {
+        notes.push(withheld_issue(&withheld));
         let label = json!({"system": "http://terminology.hl7.org/CodeSystem/v3-ObservationValue", "code": "REDACTED", "display": "redacted"});
         bundle["meta"] = json!({"security": [label]});
     }
