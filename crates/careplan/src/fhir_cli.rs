@@ -11,7 +11,6 @@ use anyhow::{Context, anyhow};
 use careplan_blobs::{BlobError, BlobStore};
 use careplan_fhir::{VersionMeta, commands_from_bundle, inline_files, plan_bundle};
 use careplan_store::Store;
-use careplan_store::attach::CarriedFile;
 use careplan_store::handle::Handle;
 use futures_util::TryStreamExt;
 
@@ -129,16 +128,7 @@ pub async fn import(system: Handle, blobs: &BlobStore, file: &Path) -> anyhow::R
     progress.step("mapped", &format!("{} changes", import.commands.len()));
     let count = import.commands.len();
     let carried = import.files.len();
-    let files = import
-        .files
-        .into_iter()
-        .map(|f| CarriedFile {
-            title: f.title,
-            media_type: f.content_type,
-            sha256: f.sha256.as_str().to_owned(),
-            bytes: f.bytes.into(),
-        })
-        .collect();
+    let files = careplan_server::carried_files(import.files);
     // The person, every change and every file are kept together, or none of them is.
     let last = system
         .create_person_with_files(blobs, import.person.clone(), import.commands, files)

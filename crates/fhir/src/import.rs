@@ -2508,24 +2508,7 @@ impl Importer {
                 let exts = self.extensions(r, &at, &[ext::ARCHIVED, ext::ARCHIVE_REASON]);
                 let goal = self.one_goal_focus(r, &at);
                 let date = self.required_date(r.get("effectiveDateTime"), &format!("{at}.effectiveDateTime"));
-                let status = match r.get("valueCodeableConcept") {
-                    Some(v) => {
-                        let vat = format!("{at}.valueCodeableConcept");
-                        self.fields(v, &vat, "The outcome", &["coding", "text"]);
-                        let codings = self.array(v.get("coding"), &format!("{vat}.coding"));
-                        match codings.as_slice() {
-                            [c] => self.our_coding::<OutcomeStatus>(c, &format!("{vat}.coding[0]"), cs::OUTCOME_STATUS),
-                            _ => {
-                                self.err(IssueType::NotSupported, vat, format!("An outcome is one coding from {}", t::code_system_url(cs::OUTCOME_STATUS)));
-                                None
-                            }
-                        }
-                    }
-                    None => {
-                        self.err(IssueType::Required, format!("{at}.valueCodeableConcept"), "An outcome needs its status as valueCodeableConcept");
-                        None
-                    }
-                };
+                let status: Option<OutcomeStatus> = self.coded_value(r, &at, cs::OUTCOME_STATUS, "An outcome's status");
                 let (description, skip) = self.own_note(r, &at);
                 if description.is_none() {
                     self.err(IssueType::Required, format!("{at}.note"), "An outcome's description is its first note (with no id)");
@@ -2542,24 +2525,7 @@ impl Importer {
                 let decision = self.mca_decision(&exts, &at);
                 let assessed_on = self.required_date(r.get("effectiveDateTime"), &format!("{at}.effectiveDateTime"));
                 let assessed_by = self.one_performer(r, &at, "A capacity assessment names who assessed (one performer with a display)");
-                let outcome = match r.get("valueCodeableConcept") {
-                    Some(v) => {
-                        let vat = format!("{at}.valueCodeableConcept");
-                        self.fields(v, &vat, "The outcome", &["coding", "text"]);
-                        let codings = self.array(v.get("coding"), &format!("{vat}.coding"));
-                        match codings.as_slice() {
-                            [c] => self.our_coding::<CapacityOutcome>(c, &format!("{vat}.coding[0]"), cs::CAPACITY_OUTCOME),
-                            _ => {
-                                self.err(IssueType::NotSupported, vat, format!("A capacity assessment's outcome is one coding from {}", t::code_system_url(cs::CAPACITY_OUTCOME)));
-                                None
-                            }
-                        }
-                    }
-                    None => {
-                        self.err(IssueType::Required, format!("{at}.valueCodeableConcept"), "A capacity assessment needs its outcome as valueCodeableConcept");
-                        None
-                    }
-                };
+                let outcome: Option<CapacityOutcome> = self.coded_value(r, &at, cs::CAPACITY_OUTCOME, "A capacity assessment's outcome");
                 // The first note without an id is the reasoning; the rest are comments.
                 let (reasoning, skip) = self.own_note(r, &at);
                 self.archive_if(&exts, false, &id, 2, &at);
@@ -2595,6 +2561,39 @@ impl Importer {
                 format!("{at}.code"),
                 format!("An Observation “{other}” cannot be held by the care plan, which records strengths, progress, outcomes, mental capacity assessments and best-interest decisions"),
             ),
+        }
+    }
+
+    /// An Observation's `valueCodeableConcept`, which holds `what` as exactly one coding from
+    /// our code system `system`.
+    fn coded_value<T: serde::de::DeserializeOwned>(
+        &mut self,
+        r: &Value,
+        at: &str,
+        system: &str,
+        what: &str,
+    ) -> Option<T> {
+        let vat = format!("{at}.valueCodeableConcept");
+        let Some(v) = r.get("valueCodeableConcept") else {
+            self.err(
+                IssueType::Required,
+                vat,
+                format!("{what} is required, as valueCodeableConcept"),
+            );
+            return None;
+        };
+        self.fields(v, &vat, what, &["coding", "text"]);
+        let codings = self.array(v.get("coding"), &format!("{vat}.coding"));
+        match codings.as_slice() {
+            [c] => self.our_coding::<T>(c, &format!("{vat}.coding[0]"), system),
+            _ => {
+                self.err(
+                    IssueType::NotSupported,
+                    vat,
+                    format!("{what} is one coding from {}", t::code_system_url(system)),
+                );
+                None
+            }
         }
     }
 

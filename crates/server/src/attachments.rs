@@ -461,3 +461,20 @@ fn disposition(a: &Attachment, download: bool) -> HeaderValue {
     ))
     .unwrap_or(HeaderValue::from_static("attachment"))
 }
+
+/// The files a FHIR import carried inline, as the store keeps them with the plan
+/// ([`careplan_store::handle::Handle::create_person_with_files`]): `careplan import --fhir` and
+/// a `/fhir` transaction both hand them over this way.
+pub fn carried_files(
+    files: Vec<careplan_fhir::ImportedFile>,
+) -> Vec<careplan_store::attach::CarriedFile> {
+    files
+        .into_iter()
+        .map(|f| careplan_store::attach::CarriedFile {
+            title: f.title,
+            media_type: f.content_type,
+            sha256: f.sha256.as_str().to_owned(),
+            bytes: f.bytes.into(),
+        })
+        .collect()
+}

@@ -15,4 +15,5 @@ pub mod openapi;
 mod problem;
 
 pub use app::{AppState, BODY_LIMIT, app, routes, serve};
+pub use attachments::carried_files;
 pub use problem::Problem;

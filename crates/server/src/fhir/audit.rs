@@ -120,6 +120,15 @@ pub(crate) fn audit_event(r: &AuditRecord) -> Value {
     event
 }
 
+/// The refusal for a role that reads no audit trail.
+fn not_theirs() -> FhirError {
+    FhirError::new(
+        StatusCode::FORBIDDEN,
+        "forbidden",
+        "Only a data controller, or the person about their own plan, may read the audit trail",
+    )
+}
+
 /// Whether this account may read the audit trail, and of which plan: `Some(plan)` for one
 /// plan, `None` for all of it (a data controller without `patient`).
 async fn scope(
@@ -159,11 +168,7 @@ async fn scope(
                 ))
             }
         }
-        _ => Err(FhirError::new(
-            StatusCode::FORBIDDEN,
-            "forbidden",
-            "Only a data controller, or the person about their own plan, may read the audit trail",
-        )),
+        _ => Err(not_theirs()),
     }
 }
 
@@ -290,11 +295,7 @@ pub(crate) async fn read(
         // Whether an entry exists about someone else is not told.
         return Err(match requester.role {
             Role::Person | Role::Representative => missing(),
-            _ => FhirError::new(
-                StatusCode::FORBIDDEN,
-                "forbidden",
-                "Only a data controller, or the person about their own plan, may read the audit trail",
-            ),
+            _ => not_theirs(),
         });
     }
     Ok(fhir_response(StatusCode::OK, &audit_event(&record)))

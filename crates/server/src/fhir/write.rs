@@ -21,7 +21,7 @@ use careplan_fhir::{FhirIssue, ResourceKind, commands_from_bundle, resource, res
 use careplan_model::{
     Change, Command, ItemId, Plan, PlanId, SuggestionStatus, Target, VersionNumber,
 };
-use careplan_store::attach::{CarriedError, CarriedFile};
+use careplan_store::attach::CarriedError;
 use careplan_store::handle::Handle;
 use serde_json::{Value, json};
 
@@ -655,16 +655,7 @@ async fn create_plan(h: &Handle, blobs: &BlobStore, bundle: &Value) -> FhirResul
             ));
         }
     }
-    let files = import
-        .files
-        .into_iter()
-        .map(|f| CarriedFile {
-            title: f.title,
-            media_type: f.content_type,
-            sha256: f.sha256.as_str().to_owned(),
-            bytes: f.bytes.into(),
-        })
-        .collect();
+    let files = crate::carried_files(import.files);
     // The person, their plan, every change to it and its files are kept together, or nothing is.
     let mut committed = h
         .create_person_with_files(blobs, import.person.clone(), import.commands, files)
