@@ -1298,6 +1298,16 @@ async fn csp8_suggestions_are_made_accepted_and_declined_through_fhir() {
     let version = etag_version(&headers);
     let (_, action, _) = get(&w.app, &w.nurse, "/Task/action-1").await;
     assert!(action.to_string().contains("Mondays"), "{action}");
+    // Once accepted it stays accepted.
+    let (status, oo, _) = send(
+        reqwest::Method::PUT,
+        format!("/Task/{id}"),
+        version,
+        made.clone(),
+    )
+    .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{oo}");
+    assert!(issue_text(&oo).contains("already accepted"), "{oo}");
 
     // Another, declined with a reason: the action stays as it is.
     let (status, made, headers) = send(

@@ -325,6 +325,26 @@ fn commands_for(plan: &Plan, incoming: &[Incoming], base: &str) -> FhirResult<Ve
         })
         .map(|i| i.id.as_str())
         .collect();
+    // A suggestion accepted or declined stays so: its status cannot be sent back otherwise.
+    for i in incoming {
+        if let (Ok(id), Some(current)) = (ItemId::parse(&i.id), resource(plan, i.kind, &i.id))
+            && plan
+                .suggestions
+                .get(&id)
+                .is_some_and(|s| s.status != SuggestionStatus::Open)
+            && (current["status"] != i.resource["status"]
+                || current.get("statusReason") != i.resource.get("statusReason"))
+        {
+            return Err(FhirError::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "business-rule",
+                format!(
+                    "Suggestion {id} was already {}: it cannot be reopened or decided again",
+                    plan.suggestions[&id].status.label()
+                ),
+            ));
+        }
+    }
     let mut out = Vec::new();
     for i in incoming {
         match i.kind {
