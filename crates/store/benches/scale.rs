@@ -38,6 +38,8 @@ const READS: usize = 2_000;
 /// Name searches measured per size: one in ten reads (a search that reads every plan would
 /// otherwise take most of the run at a million plans).
 const SEARCH_EVERY: usize = 10;
+/// Searches of two characters per size and round (each scans more than a trigram search).
+const SHORT_SEARCHES: usize = 20;
 /// Plans copied per transaction while growing.
 const CHUNK: u64 = 20_000;
 
@@ -151,6 +153,9 @@ async fn run(sizes: &[u64], reads: usize) {
     loader.execute("PRAGMA synchronous = OFF").await.unwrap();
     let mut stored = 0u64;
     let mut rows: Vec<(u64, [Figures; 3])> = Vec::new();
+    // Searches of one or two characters, which no trigram index can answer: a common start of
+    // a family name (one plan in 18 has it) and two letters no name has (the worst case).
+    let mut short: Vec<(u64, Figures, Figures)> = Vec::new();
     let mut rng = 0x2545_F491_4F6C_DD1Du64;
     for &size in sizes {
         let started = Instant::now();
@@ -197,6 +202,25 @@ async fn run(sizes: &[u64], reads: usize) {
                 assert!(!found.is_empty(), "{name}");
             }
         }
+        let mut common_short = Vec::new();
+        let mut absent = Vec::new();
+        // The first round warms the caches, as above.
+        for _ in 0..2 {
+            common_short.clear();
+            absent.clear();
+            for _ in 0..SHORT_SEARCHES {
+                let name = family_name(pick()).to_lowercase();
+                let t = Instant::now();
+                let found = searcher.people(Some(&name[..2]), 20, 0).await.unwrap();
+                common_short.push(t.elapsed());
+                assert_eq!(found.len(), 20, "{}", &name[..2]);
+                let t = Instant::now();
+                let found = searcher.people(Some("qx"), 20, 0).await.unwrap();
+                absent.push(t.elapsed());
+                assert!(found.is_empty(), "no name has qx");
+            }
+        }
+        short.push((size, Figures::of(common_short), Figures::of(absent)));
         rows.push((
             size,
             [
@@ -238,6 +262,24 @@ async fn run(sizes: &[u64], reads: usize) {
             })
             .collect();
         println!("| {size} | {} |", cells.join(" | "));
+    }
+    println!(
+        "\n== searches of two characters (data controller, 20 at most; no trigram index can answer them) =="
+    );
+    println!(
+        "| plans stored | a common start of a family name: mean / p50 / p99 µs | two letters no name has |"
+    );
+    println!("|---:|---:|---:|");
+    for (size, common, none) in &short {
+        println!(
+            "| {size} | {:.0} / {:.0} / {:.0} | {:.0} / {:.0} / {:.0} |",
+            us(common.mean),
+            us(common.p50),
+            us(common.p99),
+            us(none.mean),
+            us(none.p50),
+            us(none.p99)
+        );
     }
     let (_, last) = rows.last().unwrap();
     for (name, (f, first)) in ["current by plan id", "audited read", "name search"]
