@@ -101,6 +101,10 @@ pub(crate) async fn load(
 /// The SQL of a plan's head, as two scalar subqueries over `plan_versions` for the plan `p.id`:
 /// its latest version number and when that version was committed. Each is one seek to the end
 /// of the plan's range of the primary key. (A macro, so that queries can `concat!` it.)
+/// How many plans, in name order, a search of one or two characters reads before it falls back
+/// to the trigram table (which it must then read whole).
+const SHORT_SEARCH_WALK: u32 = 2_000;
+
 macro_rules! head_columns {
     () => {
         "(SELECT max(v.number) FROM plan_versions v WHERE v.plan_id = p.id), \
@@ -406,15 +410,50 @@ impl Store {
             }
             _ => "search_name LIKE $1",
         };
-        let sql = format!(
-            "SELECT id, person_id, given_name, family_name, date_of_birth, nhs_number, {} \
-             FROM plans p WHERE ({matches} OR nhs_number = $2) {restriction} \
-             ORDER BY family_name, given_name, id LIMIT $3 OFFSET $4",
+        let columns = format!(
+            "SELECT id, person_id, given_name, family_name, date_of_birth, nhs_number, {}",
             head_columns!()
         );
+        let tail = format!("{restriction} ORDER BY family_name, given_name, id LIMIT $3 OFFSET $4");
+        // A search of one or two characters has no trigram: the trigram index would be read
+        // whole and every match sorted. The first plans in name order are tried first: when
+        // they hold a whole page of matches, that page is the answer (any later match comes
+        // after it in the same order). Otherwise the search runs as any other.
+        let short = self.backend == Backend::Sqlite
+            && search.is_some_and(|s| s.chars().count() < 3)
+            && limit > 0;
+        if short {
+            let sql = format!(
+                "{columns} FROM (SELECT * FROM plans ORDER BY family_name, given_name, id \
+                 LIMIT {SHORT_SEARCH_WALK}) p \
+                 WHERE (search_name LIKE $1 OR nhs_number = $2) {tail}"
+            );
+            let page = self
+                .people_query(sql, &pattern, nhs.as_ref(), limit, offset, key)
+                .await?;
+            if page.len() == limit as usize {
+                return Ok(page);
+            }
+        }
+        let sql = format!("{columns} FROM plans p WHERE ({matches} OR nhs_number = $2) {tail}");
+        self.people_query(sql, &pattern, nhs.as_ref(), limit, offset, key)
+            .await
+    }
+
+    /// Runs one of [`Store::people_in`]'s queries: `$1` the name pattern, `$2` the NHS number,
+    /// `$3` / `$4` the page, `$5` the scope's key.
+    async fn people_query(
+        &self,
+        sql: String,
+        pattern: &str,
+        nhs: Option<&NhsNumber>,
+        limit: u32,
+        offset: u32,
+        key: Option<&String>,
+    ) -> Result<Vec<PersonSummary>, StoreError> {
         // The SQL is one of a few fixed texts; every value is a bound parameter.
         let mut query = sqlx::query(sqlx::AssertSqlSafe(sql))
-            .bind(pattern)
+            .bind(pattern.to_owned())
             .bind(nhs.map(|n| n.as_str().to_owned()))
             .bind(i64::from(limit))
             .bind(i64::from(offset));
