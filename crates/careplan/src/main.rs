@@ -56,6 +56,8 @@ enum Top {
         listen: std::net::SocketAddr,
         #[command(flatten)]
         files: Files,
+        #[command(flatten)]
+        limit: UploadLimit,
         /// Load the fictional demo plan (if it is not there) and demo sign-ins with a published
         /// password, to try the service. Only on a loopback address.
         #[arg(long)]
@@ -104,6 +106,8 @@ enum Top {
         file: PathBuf,
         #[command(flatten)]
         files: Files,
+        #[command(flatten)]
+        limit: UploadLimit,
     },
 }
 
@@ -114,22 +118,22 @@ struct Files {
     /// endpoint from the usual AWS_* variables) or file:///dir. Default: DATA_DIR/blobs.
     #[arg(long, env = "CAREPLAN_BLOB_URL")]
     blob_url: Option<String>,
+}
+
+/// The largest file the commands that take files in accept.
+#[derive(Debug, Args)]
+struct UploadLimit {
     /// The largest file that may be attached, in bytes (default 256 MiB).
     #[arg(long, env = "CAREPLAN_MAX_UPLOAD_BYTES", default_value_t = careplan_blobs::DEFAULT_MAX_UPLOAD_BYTES)]
     max_upload_bytes: u64,
 }
 
 impl Files {
-    fn open(&self, data_dir: &Path) -> anyhow::Result<careplan_blobs::BlobStore> {
+    /// The file store, taking files of at most `limit` bytes.
+    fn open(&self, data_dir: &Path, limit: u64) -> anyhow::Result<careplan_blobs::BlobStore> {
         match &self.blob_url {
-            Some(url) => careplan_blobs::BlobStore::from_url(
-                url,
-                &data_dir.join("spool"),
-                self.max_upload_bytes,
-            ),
-            None => {
-                careplan_blobs::BlobStore::local(&data_dir.join("blobs"), self.max_upload_bytes)
-            }
+            Some(url) => careplan_blobs::BlobStore::from_url(url, &data_dir.join("spool"), limit),
+            None => careplan_blobs::BlobStore::local(&data_dir.join("blobs"), limit),
         }
         .context("the file store for attachments cannot be opened")
     }
@@ -335,6 +339,7 @@ async fn dispatch(store: &Store, config: &Config, command: Top) -> anyhow::Resul
         Top::Serve {
             listen,
             files,
+            limit,
             demo,
         } => {
             if demo {
@@ -346,7 +351,7 @@ async fn dispatch(store: &Store, config: &Config, command: Top) -> anyhow::Resul
                 demo::load(store).await?;
                 demo::accounts(store).await?;
             }
-            let blobs = files.open(&config.data_dir)?;
+            let blobs = files.open(&config.data_dir, limit.max_upload_bytes)?;
             serve(store, blobs, listen).await
         }
         Top::Demo => demo::load(store).await,
@@ -358,14 +363,17 @@ async fn dispatch(store: &Store, config: &Config, command: Top) -> anyhow::Resul
             ..
         } => {
             let blobs = if with_files {
-                Some(files.open(&config.data_dir)?)
+                // Export reads files; the limit is for files coming in.
+                Some(files.open(&config.data_dir, careplan_blobs::DEFAULT_MAX_UPLOAD_BYTES)?)
             } else {
                 None
             };
             fhir_cli::export(store, store.system(cli_actor()), &person, &base, blobs).await
         }
-        Top::Import { file, files, .. } => {
-            let blobs = files.open(&config.data_dir)?;
+        Top::Import {
+            file, files, limit, ..
+        } => {
+            let blobs = files.open(&config.data_dir, limit.max_upload_bytes)?;
             fhir_cli::import(store.system(cli_actor()), &blobs, &file).await
         }
         Top::User(UserCommand::Add {
