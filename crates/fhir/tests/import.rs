@@ -271,16 +271,21 @@ fn csp2_attachments_keep_their_sha256_and_refuse_what_they_cannot_hold() {
     assert_eq!(found.len(), 4, "{found:#?}");
 }
 
+/// The index of the entry whose resource has this id.
+fn entry_at(entries: &[Value], id: &str) -> usize {
+    entries
+        .iter()
+        .position(|e| e["resource"]["id"] == id)
+        .unwrap_or_else(|| panic!("no entry {id}"))
+}
+
 /// The rich plan's attachment, made to describe the four bytes “test” (whose SHA-256 the
 /// plan already records), and the Bundle's entry index of it.
 fn bundle_with_a_four_byte_attachment() -> (Value, usize) {
     let (plan, versions) = rich_plan();
     let mut bundle = plan_bundle(&plan, &versions, BASE);
     let entries = bundle["entry"].as_array_mut().unwrap();
-    let file = entries
-        .iter()
-        .position(|e| e["resource"]["id"] == "attachment-buttons")
-        .unwrap();
+    let file = entry_at(entries, "attachment-buttons");
     entries[file]["resource"]["content"][0]["attachment"]["size"] = json!(4);
     (bundle, file)
 }
@@ -362,14 +367,8 @@ fn csp12_capacity_records_that_miss_what_the_act_asks_for_are_refused() {
     let (plan, versions) = rich_plan();
     let mut bundle = plan_bundle(&plan, &versions, BASE);
     let entries = bundle["entry"].as_array_mut().unwrap();
-    let at = |entries: &Vec<Value>, id: &str| {
-        entries
-            .iter()
-            .position(|e| e["resource"]["id"] == id)
-            .unwrap()
-    };
-    let assessment = at(entries, "capacity-move");
-    let decision = at(entries, "best-interest-move");
+    let assessment = entry_at(entries, "capacity-move");
+    let decision = entry_at(entries, "best-interest-move");
     // No decision named (capacity is assessed decision by decision), two assessors, an
     // outcome from no code system of ours.
     entries[assessment]["resource"]
@@ -419,14 +418,8 @@ fn csp8_a_suggestion_that_proposes_nothing_or_nonsense_is_refused() {
     let (plan, versions) = rich_plan();
     let mut bundle = plan_bundle(&plan, &versions, BASE);
     let entries = bundle["entry"].as_array_mut().unwrap();
-    let at = |entries: &Vec<Value>, id: &str| {
-        entries
-            .iter()
-            .position(|e| e["resource"]["id"] == id)
-            .unwrap()
-    };
-    let open = at(entries, "suggestion-hips");
-    let declined = at(entries, "suggestion-ola");
+    let open = entry_at(entries, "suggestion-hips");
+    let declined = entry_at(entries, "suggestion-ola");
     // A status no action has, a confidence of 12, and a reason on an open suggestion.
     let inputs = entries[open]["resource"]["input"].as_array_mut().unwrap();
     inputs[2]["valueCode"] = json!("started");
