@@ -312,39 +312,8 @@ pub async fn attachment_content(
     let sha = attachment.sha256.as_str().to_owned();
     let tag = format!("\"{sha}\"");
     let size = attachment.size_bytes;
-    let media_type = attachment.content_type.as_str().to_owned();
-    let mut out = HeaderMap::new();
-    out.insert(header::ETAG, HeaderValue::from_str(&tag).expect("hex"));
+    let mut out = file_headers(&attachment, query.download.unwrap_or(false));
     out.insert(header::ACCEPT_RANGES, HeaderValue::from_static("bytes"));
-    // A file is never changed under its digest, but it is plan data: browsers keep it privately.
-    out.insert(
-        header::CACHE_CONTROL,
-        HeaderValue::from_static("private, max-age=3600"),
-    );
-    out.insert(
-        "x-content-type-options",
-        HeaderValue::from_static("nosniff"),
-    );
-    // Even if a browser opened a file as a page, it could run nothing and load nothing.
-    out.insert(
-        header::CONTENT_SECURITY_POLICY,
-        HeaderValue::from_static("default-src 'none'; media-src 'self'; img-src 'self'; sandbox"),
-    );
-    let content_type = if careplan_blobs::family(&media_type) == Some(careplan_blobs::Family::Text)
-    {
-        format!("{media_type}; charset=utf-8")
-    } else {
-        media_type.clone()
-    };
-    out.insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_str(&content_type)
-            .unwrap_or(HeaderValue::from_static("application/octet-stream")),
-    );
-    out.insert(
-        header::CONTENT_DISPOSITION,
-        disposition(&attachment, query.download.unwrap_or(false)),
-    );
     if headers
         .get(header::IF_NONE_MATCH)
         .and_then(|v| v.to_str().ok())
@@ -404,6 +373,44 @@ pub async fn attachment_content(
     })?;
     let body = Body::from_stream(stream.map_err(std::io::Error::other));
     Ok((status, out, body).into_response())
+}
+
+/// The headers a file is served with, here and as a FHIR Binary: its type (sniffed at upload),
+/// its digest as the ETag, private caching, and nothing a browser could run or load.
+pub(crate) fn file_headers(attachment: &Attachment, download: bool) -> HeaderMap {
+    let tag = format!("\"{}\"", attachment.sha256.as_str());
+    let media_type = attachment.content_type.as_str();
+    let mut out = HeaderMap::new();
+    out.insert(header::ETAG, HeaderValue::from_str(&tag).expect("hex"));
+    // A file is never changed under its digest, but it is plan data: browsers keep it privately.
+    out.insert(
+        header::CACHE_CONTROL,
+        HeaderValue::from_static("private, max-age=3600"),
+    );
+    out.insert(
+        "x-content-type-options",
+        HeaderValue::from_static("nosniff"),
+    );
+    // Even if a browser opened a file as a page, it could run nothing and load nothing.
+    out.insert(
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static("default-src 'none'; media-src 'self'; img-src 'self'; sandbox"),
+    );
+    let content_type = if careplan_blobs::family(media_type) == Some(careplan_blobs::Family::Text) {
+        format!("{media_type}; charset=utf-8")
+    } else {
+        media_type.to_owned()
+    };
+    out.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_str(&content_type)
+            .unwrap_or(HeaderValue::from_static("application/octet-stream")),
+    );
+    out.insert(
+        header::CONTENT_DISPOSITION,
+        disposition(attachment, download),
+    );
+    out
 }
 
 /// `inline` for what a browser shows safely (pictures, sound, video, PDF), `attachment`

@@ -2043,6 +2043,45 @@ async fn csp2_attachments_and_links_are_read_as_document_references() {
             w.person
         )
     );
+    // The file itself as a Binary: the bytes, or with FHIR JSON a Binary resource.
+    let pdf = b"%PDF-1.4\nLibrary opening hours: Monday to Saturday, 9 to 5\n%%EOF\n";
+    let r = w
+        .app
+        .http
+        .get(format!("{}/fhir/Binary/attachment-1", w.app.base))
+        .bearer_auth(&w.nurse)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    assert_eq!(r.headers()["content-type"], "application/pdf");
+    assert_eq!(r.headers()["x-content-type-options"], "nosniff");
+    assert_eq!(r.bytes().await.unwrap().as_ref(), &pdf[..]);
+    let (status, binary, _) = fhir(
+        &w.app,
+        Some(&w.nurse),
+        reqwest::Method::GET,
+        "/Binary/attachment-1",
+        &[("accept", "application/fhir+json")],
+        None,
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{binary}");
+    assert_eq!(binary["resourceType"], "Binary");
+    assert_eq!(binary["contentType"], "application/pdf");
+    assert_eq!(
+        binary["securityContext"]["reference"],
+        "DocumentReference/attachment-1"
+    );
+    use base64::Engine as _;
+    assert_eq!(
+        base64::engine::general_purpose::STANDARD
+            .decode(binary["data"].as_str().unwrap())
+            .unwrap(),
+        pdf
+    );
+    let (status, oo, _) = get(&w.app, &w.nurse, "/Binary/no-such-file").await;
+    assert_eq!(status, StatusCode::NOT_FOUND, "{oo}");
     let (status, link, _) = get(&w.app, &w.nurse, "/DocumentReference/link-1").await;
     assert_eq!(status, StatusCode::OK, "{link}");
     assert_eq!(
@@ -2181,7 +2220,6 @@ async fn csp2_attachments_and_links_are_read_as_document_references() {
     let (status, found, _) = get(&third, &nurse, "/Patient").await;
     assert_eq!(status, StatusCode::OK, "{found}");
     assert_eq!(found["total"], 0, "nothing was imported: {found}");
-    use base64::Engine as _;
     let data = base64::engine::general_purpose::STANDARD.encode(file);
     let (status, reply, _) = fhir(
         &third,

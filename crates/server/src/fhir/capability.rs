@@ -96,6 +96,11 @@ pub(crate) fn capability_statement() -> Value {
                 .collect::<Vec<_>>(),
             "documentation": "The audit trail (CSP-1): every read and write of plan data, and each override of the person's consent preferences (BTG as purposeOfEvent and the agent's purposeOfUse; the release itself with DICOM 110127). A data controller reads any of it; the person or their representative reads the entries about their own plan (search with patient=)."
         })))
+        .chain(std::iter::once(json!({
+            "type": "Binary",
+            "interaction": [{"code": "read"}],
+            "documentation": "An attached file's bytes (id = the attachment's DocumentReference id): the file itself, or with Accept: application/fhir+json a Binary with base64 data and securityContext naming the DocumentReference. Audited, under the person's consent preferences."
+        })))
         .chain(["StructureDefinition", "CodeSystem"].map(|t| {
             json!({"type": t, "interaction": [{"code": "read"}, {"code": "search-type"}],
                    "documentation": "The profiles, extensions and code systems this server's resources use, at the paths of their canonical URLs"})

@@ -9,6 +9,7 @@
 //! What is supported and refused is in `docs/fhir.md`; `/fhir/metadata` states it exactly.
 
 mod audit;
+mod binary;
 mod capability;
 mod read;
 mod search;
@@ -48,6 +49,7 @@ pub(crate) fn router() -> Router<AppState> {
         .route("/metadata", get(capability::metadata))
         .route("/AuditEvent", get(audit::search))
         .route("/AuditEvent/{id}", get(audit::read))
+        .route("/Binary/{id}", get(binary::read))
         .route("/{kind}", get(search::search).post(write::create))
         .route("/{kind}/_history", get(read::type_history))
         .route("/{kind}/{id}", get(read::read).put(write::update))

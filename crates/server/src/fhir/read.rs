@@ -107,7 +107,7 @@ pub(crate) async fn derived_plan(
 }
 
 /// The plan a resource belongs to, among those the requester may open.
-async fn locate(h: &Handle, kind: ResourceKind, id: &str) -> FhirResult<PlanId> {
+pub(crate) async fn locate(h: &Handle, kind: ResourceKind, id: &str) -> FhirResult<PlanId> {
     let missing = || {
         FhirError::not_found(format!(
             "There is no {} with id “{id}” that you may see",
