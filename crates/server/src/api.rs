@@ -862,32 +862,23 @@ pub async fn audit_trail(
     account: Signed,
     Query(q): Query<AuditQuery>,
 ) -> ApiResult<Response> {
-    use careplan_model::Role;
-    let requester = account.0.requester();
     let plan = match &q.person {
         Some(p) => Some(plan_id(&state, p).await?),
         None => None,
     };
-    match requester.role {
-        Role::DataController | Role::System => {}
-        Role::Person | Role::Representative => {
-            let own = match (&plan, &requester.person) {
-                (Some(plan), Some(person)) => {
-                    state.store.current(plan).await?.details.person_id == *person
-                }
-                _ => false,
-            };
-            if !own {
-                return Err(Problem::forbidden(
-                    "You may see the audit trail of your own plan only: add ?person= with your NHS number",
-                ));
-            }
+    match may_read_audit(&state, &account.0.requester(), plan.as_ref()).await {
+        Ok(()) => {}
+        Err(AuditRefusal::OwnPlanOnly) => {
+            return Err(Problem::forbidden(
+                "You may see the audit trail of your own plan only: add ?person= with your NHS number",
+            ));
         }
-        _ => {
+        Err(AuditRefusal::Role) => {
             return Err(Problem::forbidden(
                 "Only a data controller, or the person about their own plan, may see the audit trail",
             ));
         }
+        Err(AuditRefusal::Store(e)) => return Err(e.into()),
     }
     let limit = q.limit.unwrap_or(100).clamp(1, MAX_PAGE);
     let records = state
@@ -900,6 +891,43 @@ pub async fn audit_trail(
         })
         .await?;
     Ok(Json_(json!({ "items": records })).into_response())
+}
+
+/// Why an account may not read (part of) the audit trail.
+pub(crate) enum AuditRefusal {
+    /// The person or their representative asked for more than their own plan's entries.
+    OwnPlanOnly,
+    /// The role reads no audit trail.
+    Role,
+    Store(careplan_store::StoreError),
+}
+
+/// Who may read the audit trail, for the JSON API and FHIR alike: a data controller (or the
+/// system) any of it, `plan` given or not; the person or their representative only the entries
+/// about their own plan, which `plan` must be; anyone else none.
+pub(crate) async fn may_read_audit(
+    state: &AppState,
+    requester: &careplan_model::Requester,
+    plan: Option<&PlanId>,
+) -> Result<(), AuditRefusal> {
+    use careplan_model::Role;
+    match requester.role {
+        Role::DataController | Role::System => Ok(()),
+        Role::Person | Role::Representative => {
+            let (Some(plan), Some(person)) = (plan, &requester.person) else {
+                return Err(AuditRefusal::OwnPlanOnly);
+            };
+            // A person has one plan: theirs is the one their person id finds.
+            match state.store.find_plan(person.as_str()).await {
+                Ok(own) if own == *plan => Ok(()),
+                Ok(_) | Err(careplan_store::StoreError::NotFound(_)) => {
+                    Err(AuditRefusal::OwnPlanOnly)
+                }
+                Err(e) => Err(AuditRefusal::Store(e)),
+            }
+        }
+        _ => Err(AuditRefusal::Role),
+    }
 }
 
 // ----- sign-in --------------------------------------------------------------------------------

@@ -19,6 +19,7 @@ use serde_json::{Value, json};
 
 use super::search::{DEFAULT_COUNT, MAX_COUNT, encode, handle_unknown};
 use super::{FhirError, FhirResult, Issue, base_url, check_format_uri, fhir_response, outcome};
+use crate::api::{AuditRefusal, may_read_audit};
 use crate::extract::Signed;
 use crate::{AppState, Problem};
 
@@ -149,26 +150,15 @@ async fn scope(
         }
         None => None,
     };
-    match requester.role {
-        Role::DataController | Role::System => Ok(plan),
-        Role::Person | Role::Representative => {
-            let own = match (&plan, &requester.person) {
-                (Some(plan), Some(person)) => {
-                    state.store.current(plan).await?.details.person_id == *person
-                }
-                _ => false,
-            };
-            if own {
-                Ok(plan)
-            } else {
-                Err(FhirError::new(
-                    StatusCode::FORBIDDEN,
-                    "forbidden",
-                    "You may read the audit trail of your own plan only: search with patient= your Patient id or NHS number",
-                ))
-            }
-        }
-        _ => Err(not_theirs()),
+    match may_read_audit(state, &requester, plan.as_ref()).await {
+        Ok(()) => Ok(plan),
+        Err(AuditRefusal::OwnPlanOnly) => Err(FhirError::new(
+            StatusCode::FORBIDDEN,
+            "forbidden",
+            "You may read the audit trail of your own plan only: search with patient= your Patient id or NHS number",
+        )),
+        Err(AuditRefusal::Role) => Err(not_theirs()),
+        Err(AuditRefusal::Store(e)) => Err(e.into()),
     }
 }
 
