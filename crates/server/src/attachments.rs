@@ -19,6 +19,7 @@ use careplan_model::comment::Target;
 use careplan_model::{ItemId, Text};
 use careplan_store::attach::{AttachError, NewFile};
 use futures_util::TryStreamExt;
+use futures_util::stream::BoxStream;
 use serde::Deserialize;
 use serde_json::{Value, json};
 use utoipa::IntoParams;
@@ -360,7 +361,20 @@ pub async fn attachment_content(
     if method == Method::HEAD {
         return Ok((status, out).into_response());
     }
-    let stream = state.blobs.read(&sha, part).await.map_err(|e| match e {
+    let stream = read_file(&state, &attachment, part).await?;
+    let body = Body::from_stream(stream.map_err(std::io::Error::other));
+    Ok((status, out, body).into_response())
+}
+
+/// An attachment's file, whole or one byte range, as a stream; the problem when it cannot be
+/// read (404 when the file store does not have it). Here and for FHIR's Binary.
+pub(crate) async fn read_file(
+    state: &AppState,
+    attachment: &Attachment,
+    range: Option<std::ops::Range<u64>>,
+) -> ApiResult<BoxStream<'static, Result<bytes::Bytes, careplan_blobs::BlobError>>> {
+    let sha = attachment.sha256.as_str();
+    state.blobs.read(sha, range).await.map_err(|e| match e {
         careplan_blobs::BlobError::NotFound => Problem::not_found(format!(
             "The file of “{}” is not in this service's file store (a plan imported from \
              elsewhere keeps its records, not its files)",
@@ -370,9 +384,7 @@ pub async fn attachment_content(
             tracing::error!(error = %e, sha = %sha, "an attachment's file cannot be read");
             Problem::internal()
         }
-    })?;
-    let body = Body::from_stream(stream.map_err(std::io::Error::other));
-    Ok((status, out, body).into_response())
+    })
 }
 
 /// The headers a file is served with, here and as a FHIR Binary: its type (sniffed at upload),

@@ -66,24 +66,7 @@ pub(crate) async fn read(
             archived.stamp.version
         )));
     }
-    let stream = state
-        .blobs
-        .read(attachment.sha256.as_str(), None)
-        .await
-        .map_err(|e| match e {
-            careplan_blobs::BlobError::NotFound => FhirError::not_found(format!(
-                "The file of “{}” is not in this service's file store (a plan imported from elsewhere keeps its records, not always its files)",
-                attachment.title
-            )),
-            e => {
-                tracing::error!(error = %e, "an attachment's file cannot be read");
-                FhirError::new(
-                    StatusCode::INTERNAL_SERVER_ERROR,
-                    "exception",
-                    "The service could not read the file",
-                )
-            }
-        })?;
+    let stream = crate::attachments::read_file(&state, &attachment, None).await?;
     if !wants_resource(&uri, &headers) {
         let mut out = crate::attachments::file_headers(&attachment, false);
         out.insert(header::CONTENT_LENGTH, attachment.size_bytes.into());
