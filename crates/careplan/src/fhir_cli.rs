@@ -2,10 +2,9 @@
 //! a FHIR R4 Bundle, and a Bundle made into a new plan, both through the system handle (so they
 //! are audited like every other read and write).
 
+use std::collections::HashMap;
 use std::io::{IsTerminal, Read, Write};
 use std::path::Path;
-
-use std::collections::HashMap;
 
 use anyhow::{Context, anyhow};
 use careplan_blobs::{BlobError, BlobStore};

@@ -317,17 +317,24 @@ fn commands_for(plan: &Plan, incoming: &[Incoming], base: &str) -> FhirResult<Ve
         FhirError::from_import(&located)
     })?;
     let targets: BTreeSet<&str> = incoming.iter().map(|i| i.id.as_str()).collect();
+    // Each incoming resource as the plan has it now (None for a new one), built once.
+    let now: Vec<Option<Value>> = incoming
+        .iter()
+        .map(|i| resource(plan, i.kind, &i.id))
+        .collect();
     // Resources sent back exactly as they are: nothing to change.
     let unchanged: BTreeSet<&str> = incoming
         .iter()
-        .filter(|i| {
-            resource(plan, i.kind, &i.id).is_some_and(|r| content(&r) == content(&i.resource))
+        .zip(&now)
+        .filter(|(i, r)| {
+            r.as_ref()
+                .is_some_and(|r| content(r) == content(&i.resource))
         })
-        .map(|i| i.id.as_str())
+        .map(|(i, _)| i.id.as_str())
         .collect();
     // A suggestion accepted or declined stays so: its status cannot be sent back otherwise.
-    for i in incoming {
-        if let (Ok(id), Some(current)) = (ItemId::parse(&i.id), resource(plan, i.kind, &i.id))
+    for (i, current) in incoming.iter().zip(&now) {
+        if let (Ok(id), Some(current)) = (ItemId::parse(&i.id), current)
             && plan
                 .suggestions
                 .get(&id)
@@ -435,9 +442,10 @@ fn commands_for(plan: &Plan, incoming: &[Incoming], base: &str) -> FhirResult<Ve
             {
                 let now_archived = incoming
                     .iter()
-                    .find(|i| i.id == id.as_str())
-                    .and_then(|i| resource(plan, i.kind, &i.id))
-                    .is_some_and(|r| is_archived(&r));
+                    .zip(&now)
+                    .find(|(i, _)| i.id == id.as_str())
+                    .and_then(|(_, r)| r.as_ref())
+                    .is_some_and(is_archived);
                 if !now_archived {
                     out.push(c);
                 }
@@ -445,9 +453,9 @@ fn commands_for(plan: &Plan, incoming: &[Incoming], base: &str) -> FhirResult<Ve
             _ => {}
         }
     }
-    for i in incoming {
-        if let (Ok(id), Some(current)) = (ItemId::parse(&i.id), resource(plan, i.kind, &i.id))
-            && is_archived(&current)
+    for (i, current) in incoming.iter().zip(&now) {
+        if let (Ok(id), Some(current)) = (ItemId::parse(&i.id), current)
+            && is_archived(current)
             && !is_archived(&i.resource)
         {
             out.push(Command::Restore { id });
