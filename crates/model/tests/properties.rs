@@ -651,7 +651,7 @@ proptest! {
     /// Every accepted command leaves a sound plan one version on, dated by its stamp, and
     /// `changed` names exactly the items that differ, each stamped by this version.
     #[test]
-    fn accepted_commands_keep_the_plan_sound_and_name_what_changed(
+    fn csp9_csp12_csp14_csp15_accepted_commands_keep_the_plan_sound_and_name_what_changed(
         ops in story()
     ) {
         replay(&ops, |before, c, stamp, Applied { plan, changed }| {
@@ -685,7 +685,7 @@ proptest! {
     /// CSP-15: a diff of two consecutive versions mentions only items the command changed, and
     /// every item the command added.
     #[test]
-    fn diff_mentions_only_changed_items(ops in story()) {
+    fn csp15_diff_mentions_only_changed_items(ops in story()) {
         replay(&ops, |before, c, _, Applied { plan, changed }| {
             let d = diff(before, plan);
             prop_assert_eq!((d.from, d.to), (before.version, plan.version));

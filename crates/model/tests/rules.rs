@@ -370,7 +370,7 @@ fn add_commands_without_an_id_are_refused() {
 }
 
 #[test]
-fn versions_follow_one_another() {
+fn csp15_versions_follow_one_another() {
     let s = fixture();
     let c = command(json!({"type": "add_need", "id": "n9", "description": "x"}));
     for v in [1, 11, 13] {
@@ -390,7 +390,7 @@ fn versions_follow_one_another() {
 }
 
 #[test]
-fn changed_lists_exactly_the_touched_items() {
+fn csp15_changed_lists_exactly_the_touched_items() {
     let s = fixture();
     check_changed(
         &s,
@@ -491,7 +491,7 @@ fn changed_lists_exactly_the_touched_items() {
 }
 
 #[test]
-fn archived_and_missing_items_cannot_be_changed() {
+fn csp15_archived_and_missing_items_cannot_be_changed() {
     let mut s = fixture();
     s.ok(json!({"type": "archive", "id": "c1"}));
     check(
@@ -1636,7 +1636,7 @@ fn csp15_diff_reports_added_changed_archived_items() {
 }
 
 #[test]
-fn every_version_of_a_story_is_sound() {
+fn csp9_csp12_csp15_every_version_of_a_story_is_sound() {
     let mut s = fixture();
     s.ok(agreed_by_person("ag1"));
     s.ok(json!({"type": "archive_goal", "id": "g1", "move_actions": [{"action": "a1", "to_goal": "g2"}]}));
